@@ -1,0 +1,103 @@
+// SQL for api_keys and api_key_organizations only.
+import type { Kysely, Selectable } from 'kysely';
+import { afterCursor, type PageCursor } from '../db/pagination.ts';
+import type { ApiKeysTable, DB } from '../db/schema.ts';
+
+export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type ApiKeyWithOrgs = ApiKeyRow & { organization_ids: string[] };
+
+export async function insertApiKey(
+  db: Kysely<DB>,
+  row: ApiKeyRow,
+  organizationIds: readonly string[],
+): Promise<void> {
+  await db.insertInto('api_keys').values(row).execute();
+  if (organizationIds.length > 0) {
+    await db
+      .insertInto('api_key_organizations')
+      .values(organizationIds.map((organization_id) => ({ organization_id, api_key_id: row.id })))
+      .execute();
+  }
+}
+
+async function withOrganizations(db: Kysely<DB>, rows: ApiKeyRow[]): Promise<ApiKeyWithOrgs[]> {
+  if (rows.length === 0) return [];
+  const links = await db
+    .selectFrom('api_key_organizations')
+    .select(['api_key_id', 'organization_id'])
+    .where(
+      'api_key_id',
+      'in',
+      rows.map((r) => r.id),
+    )
+    .orderBy('organization_id')
+    .execute();
+  return rows.map((row) => ({
+    ...row,
+    organization_ids: links.filter((l) => l.api_key_id === row.id).map((l) => l.organization_id),
+  }));
+}
+
+export async function findApiKeyByHash(
+  db: Kysely<DB>,
+  secretHash: string,
+): Promise<ApiKeyWithOrgs | undefined> {
+  const row = await db
+    .selectFrom('api_keys')
+    .selectAll()
+    .where('secret_hash', '=', secretHash)
+    .executeTakeFirst();
+  return row === undefined ? undefined : (await withOrganizations(db, [row]))[0];
+}
+
+export async function findApiKey(db: Kysely<DB>, id: string): Promise<ApiKeyWithOrgs | undefined> {
+  const row = await db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+  return row === undefined ? undefined : (await withOrganizations(db, [row]))[0];
+}
+
+/**
+ * A page of keys, newest first. `within`: only keys confined to these organizations (every
+ * organization of the key is in the set; all-organization keys excluded).
+ */
+export async function listApiKeys(
+  db: Kysely<DB>,
+  page: { limit: number; cursor: PageCursor | undefined; within: readonly string[] | undefined },
+): Promise<ApiKeyWithOrgs[]> {
+  let q = db.selectFrom('api_keys').selectAll();
+  if (page.within !== undefined) {
+    const within = page.within.length > 0 ? page.within : [''];
+    q = q
+      .where('all_organizations', '=', 0)
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('api_key_organizations as ako')
+              .select('ako.api_key_id')
+              .whereRef('ako.api_key_id', '=', 'api_keys.id')
+              .where('ako.organization_id', 'not in', within),
+          ),
+        ),
+      );
+  }
+  if (page.cursor !== undefined) q = q.where(afterCursor(page.cursor));
+  const rows = await q
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(page.limit + 1)
+    .execute();
+  return withOrganizations(db, rows);
+}
+
+export async function revokeApiKey(
+  db: Kysely<DB>,
+  id: string,
+  at: { revoked_at: string; updated_at: string; updated_by: string; updated_via: string },
+): Promise<void> {
+  await db
+    .updateTable('api_keys')
+    .set(at)
+    .where('id', '=', id)
+    .where('revoked_at', 'is', null)
+    .execute();
+}

@@ -1,0 +1,119 @@
+// Builds the Fastify app from config and an open database (used by server, CLI and tests).
+import Fastify, { type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { Config } from './config.ts';
+import type { Database } from './db/engine.ts';
+import { AppError } from './errors.ts';
+import { apiKeyAdminRoutes } from './api-keys/api-keys.routes.ts';
+import { adminAuth, organizationAuth } from './http/auth.ts';
+import { APP_NAME, INSTANCE_ID, ok, requestIdFrom } from './http/envelope.ts';
+import { registerErrorHandling } from './http/error-handler.ts';
+import { Envelope, ErrorEnvelope } from './http/schemas.ts';
+import { validatorCompiler } from './http/validation.ts';
+import {
+  organizationAdminRoutes,
+  organizationRoutes,
+} from './organizations/organizations.routes.ts';
+
+export interface AppOptions {
+  config: Config;
+  database: Database;
+  /** Pino options, or false for silence (tests). */
+  logger?: boolean | Record<string, unknown>;
+}
+
+export async function buildApp({ config, database, logger }: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: logger ?? {
+      level: config.logLevel,
+      // Secrets never reach the logs, even if a serializer starts including headers.
+      redact: ['req.headers["api-key"]', 'req.headers.authorization'],
+    },
+    bodyLimit: config.bodyLimit,
+    genReqId: (req) => requestIdFrom(req.headers['x-request-id']),
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 200 },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  // JSON only (API.md §1): drop Fastify's text/plain parser so anything else is 415.
+  app.removeContentTypeParser('text/plain');
+  app.decorateRequest('caller', null);
+  app.decorateRequest('ctx', null);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  registerErrorHandling(app, config.retryAfterSeconds);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: APP_NAME,
+        version: '1',
+        description:
+          'Payments of an order-management platform. Every call under /v1/om/ needs the ' +
+          '`api-key` and `organization-id` headers; bodies of POST and PATCH are `{"params": {...}}`.',
+      },
+      components: {
+        securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'api-key' } },
+      },
+      security: [{ apiKey: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  const Status = Envelope(Type.Object({ status: Type.String(), instanceId: Type.String() }));
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'The process is up',
+        security: [],
+        response: { 200: Status },
+      },
+    },
+    async (request) => ok(request.id, { status: 'ok', instanceId: INSTANCE_ID }),
+  );
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'The database is reachable',
+        security: [],
+        response: { 200: Status, 503: ErrorEnvelope },
+      },
+    },
+    async (request) => {
+      try {
+        await database.ping();
+      } catch {
+        throw new AppError('SERVICE_UNAVAILABLE');
+      }
+      return ok(request.id, { status: 'ok', instanceId: INSTANCE_ID });
+    },
+  );
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(
+    async (om) => {
+      om.addHook('onRequest', organizationAuth(database));
+      await om.register(organizationRoutes(database));
+    },
+    { prefix: '/v1/om' },
+  );
+  await app.register(
+    async (admin) => {
+      admin.addHook('onRequest', adminAuth(database));
+      await admin.register(organizationAdminRoutes(database));
+      await admin.register(apiKeyAdminRoutes(database));
+    },
+    { prefix: '/v1/admin' },
+  );
+  return app;
+}

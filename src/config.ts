@@ -1,0 +1,100 @@
+// One typed schema of environment settings, validated at boot (DESIGN habit 9).
+// A bad value stops the process with a one-line reason instead of failing later.
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import path from 'node:path';
+import { isSupportedCurrency } from './money/currency.ts';
+
+const EnvSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  DATABASE_URL: Type.Optional(Type.String({ minLength: 1 })),
+  PG_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
+  OM_BOOTSTRAP: Type.Union([Type.Literal('0'), Type.Literal('1')], { default: '1' }),
+  OM_DEFAULT_CURRENCY: Type.String({ pattern: '^[A-Z]{3}$', default: 'SAR' }),
+  /** Largest request body in bytes; larger bodies are 413. */
+  BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 10 * 1024 * 1024, default: 65536 }),
+  /** Largest single amount, in major units of the organization's currency. */
+  MAX_AMOUNT: Type.Integer({ minimum: 1, maximum: 1_000_000_000_000, default: 1_000_000_000 }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+  /** Seconds a client is told to wait (Retry-After) when the database is unreachable. */
+  RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 2 }),
+});
+
+export type Env = Static<typeof EnvSchema>;
+
+export type DatabaseConfig =
+  { engine: 'sqlite'; file: string } | { engine: 'postgres'; url: string; poolSize: number };
+
+export interface Config {
+  port: number;
+  host: string;
+  database: DatabaseConfig;
+  bootstrap: boolean;
+  defaultCurrency: string;
+  bodyLimit: number;
+  maxAmountMajor: number;
+  logLevel: string;
+  retryAfterSeconds: number;
+}
+
+export class ConfigError extends Error {}
+
+export const DEFAULT_SQLITE_FILE = './data/om-payments.db';
+
+/** Reads the settings this service knows from an environment; ignores everything else. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const known: Record<string, unknown> = {};
+  for (const key of Object.keys(EnvSchema.properties)) {
+    const raw = env[key];
+    if (raw !== undefined && raw !== '') known[key] = raw;
+  }
+  // Environment values are strings: convert numbers, then validate strictly.
+  const candidate = Value.Default(EnvSchema, Value.Convert(EnvSchema, known));
+  const firstError = Value.Errors(EnvSchema, candidate).First();
+  if (firstError) {
+    const name = firstError.path.replace(/^\//, '');
+    throw new ConfigError(`${name}=${String(env[name])}: ${firstError.message}`);
+  }
+  const e = candidate as Env;
+  if (!isSupportedCurrency(e.OM_DEFAULT_CURRENCY)) {
+    throw new ConfigError(
+      `OM_DEFAULT_CURRENCY=${e.OM_DEFAULT_CURRENCY}: not an ISO 4217 currency code`,
+    );
+  }
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    database: parseDatabaseUrl(e.DATABASE_URL, e.PG_POOL_SIZE),
+    bootstrap: e.OM_BOOTSTRAP !== '0',
+    defaultCurrency: e.OM_DEFAULT_CURRENCY,
+    bodyLimit: e.BODY_LIMIT,
+    maxAmountMajor: e.MAX_AMOUNT,
+    logLevel: e.LOG_LEVEL,
+    retryAfterSeconds: e.RETRY_AFTER_SECONDS,
+  };
+}
+
+export function parseDatabaseUrl(url: string | undefined, poolSize: number): DatabaseConfig {
+  if (url === undefined) return { engine: 'sqlite', file: path.resolve(DEFAULT_SQLITE_FILE) };
+  if (url.startsWith('sqlite:')) {
+    const file = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (file === '')
+      throw new ConfigError('DATABASE_URL=sqlite: needs a file path (sqlite:<path>)');
+    return { engine: 'sqlite', file: file === ':memory:' ? file : path.resolve(file) };
+  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    try {
+      new URL(url);
+    } catch {
+      throw new ConfigError('DATABASE_URL: not a valid postgres:// URL');
+    }
+    return { engine: 'postgres', url, poolSize };
+  }
+  throw new ConfigError(
+    'DATABASE_URL: must be sqlite:<path> or postgres://user@host:port/db (unset = embedded SQLite)',
+  );
+}

@@ -1,0 +1,157 @@
+// The two storage engines behind one Kysely interface. Durability is never traded for speed:
+// SQLite runs WAL with synchronous=FULL, PostgreSQL keeps its fsync defaults.
+import fs from 'node:fs';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import pg from 'pg';
+import {
+  CompiledQuery,
+  Kysely,
+  PostgresDialect,
+  SqliteDialect,
+  SqliteDriver,
+  sql,
+  type DatabaseConnection,
+  type Driver,
+  type Transaction,
+} from 'kysely';
+import type { DatabaseConfig } from '../config.ts';
+import type { DB } from './schema.ts';
+
+export type Engine = 'sqlite' | 'postgres';
+export type Tx = Transaction<DB>;
+
+/** Tables whose rows are locked by `lockRow`, with the columns that identify a row. */
+const LOCKABLE = {
+  organizations: { org: 'id', id: 'id' },
+} as const;
+export type LockableTable = keyof typeof LOCKABLE;
+
+export interface Database {
+  readonly engine: Engine;
+  readonly db: Kysely<DB>;
+  /**
+   * One write transaction. SQLite begins IMMEDIATE, taking the database write lock up front
+   * (it has no SELECT … FOR UPDATE); PostgreSQL runs READ COMMITTED and locks rows explicitly.
+   */
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * A transaction in which one row — e.g. the order all money changes hang on — is locked
+   * before `fn` runs, so every check `fn` makes holds until commit (API.md §5).
+   * `fn` gets `found: false` when the row does not exist in that organization.
+   */
+  transactionLocking<T>(
+    table: LockableTable,
+    organizationId: string,
+    id: string,
+    fn: (tx: Tx, found: boolean) => Promise<T>,
+  ): Promise<T>;
+  /** Serializes transactions on a name (bootstrap and similar one-off work). */
+  lockName(tx: Tx, name: string): Promise<void>;
+  /** Throws if the database cannot be reached. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** SQLite's Kysely driver begins DEFERRED transactions; ours take the write lock at BEGIN. */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  readonly #config: ConstructorParameters<typeof SqliteDialect>[0];
+  constructor(config: ConstructorParameters<typeof SqliteDialect>[0]) {
+    super(config);
+    this.#config = config;
+  }
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#config);
+  }
+}
+
+export function openSqlite(file: string): SQLite.Database {
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+  const handle = new SQLite(file);
+  handle.pragma('journal_mode = WAL');
+  handle.pragma('synchronous = FULL');
+  handle.pragma('busy_timeout = 5000');
+  handle.pragma('foreign_keys = ON');
+  return handle;
+}
+
+/** int8 columns (money, counters) arrive from pg as strings; ours always fit a double exactly. */
+function parseInt8(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new Error('int8 value outside the safe integer range');
+  return n;
+}
+
+function int8AsNumber(oid: number, format?: 'text' | 'binary'): unknown {
+  return oid === 20 ? parseInt8 : (pg.types.getTypeParser(oid, format) as unknown);
+}
+
+export function createPgPool(url: string, poolSize: number): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    application_name: 'om-payments',
+    // Bounded waits: an unreachable database answers 503 quickly instead of hanging.
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30_000,
+    query_timeout: 30_000,
+    types: { getTypeParser: int8AsNumber as typeof pg.types.getTypeParser },
+  });
+  // An idle client whose server went away emits 'error' on the pool; without a listener that
+  // would crash the process. The pool drops the client and makes new ones when the server is back.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+export function createDatabase(config: DatabaseConfig): Database {
+  if (config.engine === 'sqlite') {
+    const handle = openSqlite(config.file);
+    const db = new Kysely<DB>({ dialect: new ImmediateSqliteDialect({ database: handle }) });
+    return build('sqlite', db);
+  }
+  const pool = createPgPool(config.url, config.poolSize);
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  return build('postgres', db);
+}
+
+function build(engine: Engine, db: Kysely<DB>): Database {
+  const transaction = <T>(fn: (tx: Tx) => Promise<T>): Promise<T> => db.transaction().execute(fn);
+
+  async function lockRow(
+    tx: Tx,
+    table: LockableTable,
+    organizationId: string,
+    id: string,
+  ): Promise<boolean> {
+    const { org, id: idColumn } = LOCKABLE[table];
+    // On SQLite the IMMEDIATE transaction already holds the only write lock there is.
+    const forUpdate = engine === 'postgres' ? sql` for update` : sql``;
+    const result = await sql<{ one: number }>`select 1 as one from ${sql.table(table)}
+      where ${sql.ref(org)} = ${organizationId} and ${sql.ref(idColumn)} = ${id}${forUpdate}`.execute(
+      tx,
+    );
+    return result.rows.length === 1;
+  }
+
+  return {
+    engine,
+    db,
+    transaction,
+    transactionLocking: (table, organizationId, id, fn) =>
+      transaction(async (tx) => fn(tx, await lockRow(tx, table, organizationId, id))),
+    async lockName(tx, name) {
+      if (engine === 'postgres')
+        await sql`select pg_advisory_xact_lock(hashtext(${name}))`.execute(tx);
+    },
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    close: () => db.destroy(),
+  };
+}

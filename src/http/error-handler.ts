@@ -1,0 +1,67 @@
+// The one place that turns failures into HTTP answers (API.md §1). A body never carries a
+// stack trace, SQL text or an internal message: unknown errors are 500 INTERNAL.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, ERROR_CATALOGUE, invalidParameter, type ErrorCode } from '../errors.ts';
+import { isDatabaseUnavailable } from '../db/unavailable.ts';
+import { describeValidationError } from './validation.ts';
+
+/** Fastify's own error codes that a client can cause, mapped to ours. */
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+};
+
+export function sendError(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  error: AppError,
+): FastifyReply {
+  const body = {
+    error: {
+      code: error.code,
+      message: error.message,
+      ...(error.details !== undefined && { details: error.details }),
+    },
+    requestId: request.id,
+  };
+  return reply.code(error.status).send(body);
+}
+
+export function toAppError(error: unknown, request: FastifyRequest): AppError {
+  if (error instanceof AppError) return error;
+  const fe = error as Partial<FastifyError>;
+  if (Array.isArray(fe.validation) && fe.validation.length > 0) {
+    const { field, reason } = describeValidationError(fe.validation[0]!, fe.validationContext);
+    return invalidParameter(field, reason);
+  }
+  const mapped = fe.code !== undefined ? FASTIFY_CODES[fe.code] : undefined;
+  if (mapped !== undefined) return new AppError(mapped);
+  if (isDatabaseUnavailable(error)) {
+    request.log.warn({ err: error }, 'database unavailable');
+    return new AppError('SERVICE_UNAVAILABLE');
+  }
+  // Any other client error Fastify raises (malformed JSON, empty JSON body, bad
+  // content-length, __proto__ in a body) is a request the client must fix.
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return invalidParameter('body', 'malformed request');
+  }
+  request.log.error({ err: error }, 'unexpected error');
+  return new AppError('INTERNAL');
+}
+
+export function registerErrorHandling(app: FastifyInstance, retryAfterSeconds: number): void {
+  app.setErrorHandler((error, request, reply) => {
+    const appError = toAppError(error, request);
+    if (appError.code === 'SERVICE_UNAVAILABLE')
+      reply.header('retry-after', String(retryAfterSeconds));
+    return sendError(request, reply, appError);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(
+      request,
+      reply,
+      new AppError('NOT_FOUND', undefined, ERROR_CATALOGUE.NOT_FOUND.message),
+    ),
+  );
+}

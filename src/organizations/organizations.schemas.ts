@@ -1,0 +1,34 @@
+import { Type } from '@sinclair/typebox';
+import { AuditFields, Id, Name, ParamsBody } from '../http/schemas.ts';
+
+export const Currency = Type.String({
+  pattern: '^[A-Z]{3}$',
+  description: 'ISO 4217 code; fixes the minor-unit exponent (KWD 3, SAR 2, JPY 0).',
+});
+
+export const MaxPaymentsPerOrder = Type.Integer({ minimum: 1, maximum: 10000 });
+
+export const OrganizationSchema = Type.Object(
+  {
+    id: Id,
+    name: Type.String(),
+    currency: Type.String(),
+    currencyExponent: Type.Integer({
+      description: 'Decimals allowed in amounts (KWD 3, SAR 2, JPY 0).',
+    }),
+    settings: Type.Object({ maxPaymentsPerOrder: Type.Integer() }),
+    ...AuditFields,
+  },
+  { $id: 'Organization' },
+);
+
+export const CreateOrganizationBody = ParamsBody({
+  name: Name,
+  currency: Currency,
+  maxPaymentsPerOrder: Type.Optional(MaxPaymentsPerOrder),
+});
+
+export const UpdateOrganizationBody = ParamsBody({
+  name: Type.Optional(Name),
+  maxPaymentsPerOrder: Type.Optional(MaxPaymentsPerOrder),
+});

@@ -1,0 +1,70 @@
+// Process entry: config → database (migrated) → bootstrap → app → listen; graceful shutdown.
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.ts';
+import type { Config } from './config.ts';
+import { createDatabase, type Database } from './db/engine.ts';
+import { migrateToLatest } from './db/migrate.ts';
+import { bootstrapIfEmpty, type Bootstrapped } from './organizations/bootstrap.ts';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  database: Database;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startServer(
+  config: Config,
+  print: (text: string) => void = (t) => process.stdout.write(t),
+): Promise<RunningServer> {
+  const database = createDatabase(config.database);
+  try {
+    await migrateToLatest(database);
+    if (config.bootstrap) {
+      const created = await bootstrapIfEmpty(database, config.defaultCurrency);
+      if (created !== undefined) print(bootstrapMessage(created, config));
+    }
+    const app = await buildApp({ config, database });
+    await app.listen({ port: config.port, host: config.host });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : config.port;
+    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    return {
+      app,
+      database,
+      url,
+      async close() {
+        await app.close();
+        await database.close();
+      },
+    };
+  } catch (error) {
+    await database.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Printed once, on the first start of an empty database. This is the only time the secret is
+ * shown; it goes to stdout for the operator, never into the structured logs.
+ */
+export function bootstrapMessage(created: Bootstrapped, config: Config): string {
+  const base = `http://${config.host}:${config.port}`;
+  return [
+    '',
+    '=== om-payments: first start ===',
+    `Created organization "${created.organization.name}" (${created.organization.currency}): ${created.organization.id}`,
+    `Created admin api key "${created.apiKey.name}" (all organizations). Its secret is shown only now:`,
+    '',
+    `  ${created.secret}`,
+    '',
+    'Try it:',
+    `  curl -s ${base}/v1/om/organization \\`,
+    `    -H 'api-key: ${created.secret}' \\`,
+    `    -H 'organization-id: ${created.organization.id}'`,
+    '',
+    `API docs: ${base}/docs   (set OM_BOOTSTRAP=0 to skip this step on an empty database)`,
+    '',
+    '',
+  ].join('\n');
+}
