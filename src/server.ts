@@ -20,15 +20,15 @@ export async function startServer(
   const database = createDatabase(config.database);
   try {
     await migrateToLatest(database);
-    if (config.bootstrap) {
-      const created = await bootstrapIfEmpty(database, config.defaultCurrency);
-      if (created !== undefined) print(bootstrapMessage(created, config));
-    }
+    const created = config.bootstrap
+      ? await bootstrapIfEmpty(database, config.defaultCurrency)
+      : undefined;
     const app = await buildApp({ config, database });
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    if (created !== undefined) print(bootstrapMessage(created, url));
     return {
       app,
       database,
@@ -48,8 +48,7 @@ export async function startServer(
  * Printed once, on the first start of an empty database. This is the only time the secret is
  * shown; it goes to stdout for the operator, never into the structured logs.
  */
-export function bootstrapMessage(created: Bootstrapped, config: Config): string {
-  const base = `http://${config.host}:${config.port}`;
+export function bootstrapMessage(created: Bootstrapped, base: string): string {
   return [
     '',
     '=== om-payments: first start ===',

@@ -71,12 +71,15 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
 }
 
-export function openSqlite(file: string): SQLite.Database {
+/** How long a write waits for SQLite's write lock before the request is answered 503. */
+const SQLITE_BUSY_TIMEOUT_MS = 5000;
+
+export function openSqlite(file: string, busyTimeoutMs = SQLITE_BUSY_TIMEOUT_MS): SQLite.Database {
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
   const handle = new SQLite(file);
   handle.pragma('journal_mode = WAL');
   handle.pragma('synchronous = FULL');
-  handle.pragma('busy_timeout = 5000');
+  handle.pragma(`busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
   handle.pragma('foreign_keys = ON');
   return handle;
 }
@@ -103,15 +106,18 @@ export function createPgPool(url: string, poolSize: number): pg.Pool {
     query_timeout: 30_000,
     types: { getTypeParser: int8AsNumber as typeof pg.types.getTypeParser },
   });
-  // An idle client whose server went away emits 'error' on the pool; without a listener that
-  // would crash the process. The pool drops the client and makes new ones when the server is back.
+  // A client whose server went away emits 'error': idle ones through the pool, checked-out
+  // ones (e.g. between two statements of a transaction) on themselves. Unheard, either would
+  // crash the process. The broken client fails its next query (answered 503) and the pool
+  // makes new clients once the server is back.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 
 export function createDatabase(config: DatabaseConfig): Database {
   if (config.engine === 'sqlite') {
-    const handle = openSqlite(config.file);
+    const handle = openSqlite(config.file, config.busyTimeoutMs);
     const db = new Kysely<DB>({ dialect: new ImmediateSqliteDialect({ database: handle }) });
     return build('sqlite', db);
   }

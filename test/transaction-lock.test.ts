@@ -1,0 +1,92 @@
+// The transaction helper every money change will use (API.md §5): a transaction in which a
+// row is locked first. On PostgreSQL two separate Database instances stand for two service
+// instances, so the lock is proven across connections, not just inside one process.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createDatabase, type Database } from '../src/db/engine.ts';
+import { migrateToLatest } from '../src/db/migrate.ts';
+import { createOrganization } from '../src/organizations/organizations.service.ts';
+import { cliCaller } from '../src/shared/context.ts';
+import { createTestDatabase, TEST_ENGINE, type TestDatabase } from './support/database.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+void describe(`transactionLocking (${TEST_ENGINE})`, () => {
+  let testDb: TestDatabase;
+  let a: Database;
+  let b: Database;
+  let orgId: string;
+
+  before(async () => {
+    testDb = await createTestDatabase();
+    a = createDatabase(testDb.config);
+    // better-sqlite3 is synchronous: a second connection in the same process would block the
+    // event loop while it waits for the lock, so the first could never commit. SQLite's
+    // cross-process locking (BEGIN IMMEDIATE) is exercised by the concurrent-migration test.
+    b = TEST_ENGINE === 'postgres' ? createDatabase(testDb.config) : a;
+    await migrateToLatest(a);
+    orgId = (await createOrganization(a, cliCaller(), { name: 'lock', currency: 'SAR' })).id;
+  });
+  after(async () => {
+    await a.close();
+    if (b !== a) await b.close();
+    await testDb.drop();
+  });
+
+  void test('a second locker waits until the first commits, and sees its write', async () => {
+    const log: string[] = [];
+    const first = a.transactionLocking('organizations', orgId, orgId, async (tx, found) => {
+      assert.equal(found, true);
+      log.push('first:locked');
+      await sleep(300);
+      await tx.updateTable('organizations').set({ name: 'renamed by first' }).where('id', '=', orgId).execute();
+      log.push('first:commit');
+    });
+    await sleep(50);
+    const second = b.transactionLocking('organizations', orgId, orgId, async (tx, found) => {
+      assert.equal(found, true);
+      log.push('second:locked');
+      const row = await tx.selectFrom('organizations').select('name').where('id', '=', orgId).executeTakeFirstOrThrow();
+      return row.name;
+    });
+    const [, seen] = await Promise.all([first, second]);
+    assert.deepEqual(log, ['first:locked', 'first:commit', 'second:locked']);
+    assert.equal(seen, 'renamed by first');
+  });
+
+  void test('a failing transaction rolls back everything it wrote', async () => {
+    await assert.rejects(
+      a.transactionLocking('organizations', orgId, orgId, async (tx) => {
+        await tx.updateTable('organizations').set({ name: 'never' }).where('id', '=', orgId).execute();
+        throw new Error('rule failed');
+      }),
+      /rule failed/,
+    );
+    const row = await b.db.selectFrom('organizations').select('name').where('id', '=', orgId).executeTakeFirstOrThrow();
+    assert.notEqual(row.name, 'never');
+  });
+
+  void test('a row of another organization is not found', async () => {
+    const other = (await createOrganization(a, cliCaller(), { name: 'other', currency: 'KWD' })).id;
+    const found = await a.transactionLocking('organizations', other, orgId, async (_tx, f) => f);
+    assert.equal(found, false);
+    const missing = await a.transactionLocking('organizations', orgId, 'no-such-id', async (_tx, f) => f);
+    assert.equal(missing, false);
+  });
+
+  void test('concurrent read-modify-write under the lock loses no update', async () => {
+    await a.db.updateTable('organizations').set({ max_payments_per_order: 1 }).where('id', '=', orgId).execute();
+    const increments = 20;
+    await Promise.all(
+      Array.from({ length: increments }, (_, i) =>
+        (i % 2 === 0 ? a : b).transactionLocking('organizations', orgId, orgId, async (tx) => {
+          const row = await tx.selectFrom('organizations').select('max_payments_per_order').where('id', '=', orgId).executeTakeFirstOrThrow();
+          await sleep(2);
+          await tx.updateTable('organizations').set({ max_payments_per_order: row.max_payments_per_order + 1 }).where('id', '=', orgId).execute();
+        }),
+      ),
+    );
+    const row = await a.db.selectFrom('organizations').select('max_payments_per_order').where('id', '=', orgId).executeTakeFirstOrThrow();
+    assert.equal(row.max_payments_per_order, 1 + increments);
+  });
+});
