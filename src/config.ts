@@ -27,7 +27,8 @@ const EnvSchema = Type.Object({
 export type Env = Static<typeof EnvSchema>;
 
 export type DatabaseConfig =
-  { engine: 'sqlite'; file: string; busyTimeoutMs?: number } | { engine: 'postgres'; url: string; poolSize: number };
+  | { engine: 'sqlite'; file: string; busyTimeoutMs?: number }
+  | { engine: 'postgres'; url: string; poolSize: number };
 
 export interface Config {
   port: number;

@@ -25,7 +25,10 @@ void describe(`database outage (${TEST_ENGINE})`, () => {
         return { ...db.config, url: url.toString() };
       });
     } else {
-      t = await startTestApp({}, (db) => ({ ...(db.config as { engine: 'sqlite'; file: string }), busyTimeoutMs: BUSY_TIMEOUT_MS }));
+      t = await startTestApp({}, (db) => ({
+        ...(db.config as { engine: 'sqlite'; file: string }),
+        busyTimeoutMs: BUSY_TIMEOUT_MS,
+      }));
     }
   });
   after(async () => {
@@ -58,7 +61,11 @@ void describe(`database outage (${TEST_ENGINE})`, () => {
     });
 
   async function organizationNames(): Promise<string[]> {
-    const list = await t.app.inject({ method: 'GET', url: '/v1/admin/organizations?limit=100', headers: { 'api-key': t.rootKey } });
+    const list = await t.app.inject({
+      method: 'GET',
+      url: '/v1/admin/organizations?limit=100',
+      headers: { 'api-key': t.rootKey },
+    });
     assert.equal(list.statusCode, 200, list.body);
     return json(list).data.items.map((o: any) => o.name);
   }
@@ -100,6 +107,10 @@ void describe(`database outage (${TEST_ENGINE})`, () => {
     assert.equal((await t.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
     const names = await organizationNames();
     assert.ok(names.includes('before') && names.includes('after'));
-    assert.equal(names.filter((n) => n.startsWith('during')).length, 0, 'failed requests stored nothing');
+    assert.equal(
+      names.filter((n) => n.startsWith('during')).length,
+      0,
+      'failed requests stored nothing',
+    );
   });
 });

@@ -39,14 +39,22 @@ void describe(`transactionLocking (${TEST_ENGINE})`, () => {
       assert.equal(found, true);
       log.push('first:locked');
       await sleep(300);
-      await tx.updateTable('organizations').set({ name: 'renamed by first' }).where('id', '=', orgId).execute();
+      await tx
+        .updateTable('organizations')
+        .set({ name: 'renamed by first' })
+        .where('id', '=', orgId)
+        .execute();
       log.push('first:commit');
     });
     await sleep(50);
     const second = b.transactionLocking('organizations', orgId, orgId, async (tx, found) => {
       assert.equal(found, true);
       log.push('second:locked');
-      const row = await tx.selectFrom('organizations').select('name').where('id', '=', orgId).executeTakeFirstOrThrow();
+      const row = await tx
+        .selectFrom('organizations')
+        .select('name')
+        .where('id', '=', orgId)
+        .executeTakeFirstOrThrow();
       return row.name;
     });
     const [, seen] = await Promise.all([first, second]);
@@ -57,12 +65,20 @@ void describe(`transactionLocking (${TEST_ENGINE})`, () => {
   void test('a failing transaction rolls back everything it wrote', async () => {
     await assert.rejects(
       a.transactionLocking('organizations', orgId, orgId, async (tx) => {
-        await tx.updateTable('organizations').set({ name: 'never' }).where('id', '=', orgId).execute();
+        await tx
+          .updateTable('organizations')
+          .set({ name: 'never' })
+          .where('id', '=', orgId)
+          .execute();
         throw new Error('rule failed');
       }),
       /rule failed/,
     );
-    const row = await b.db.selectFrom('organizations').select('name').where('id', '=', orgId).executeTakeFirstOrThrow();
+    const row = await b.db
+      .selectFrom('organizations')
+      .select('name')
+      .where('id', '=', orgId)
+      .executeTakeFirstOrThrow();
     assert.notEqual(row.name, 'never');
   });
 
@@ -70,23 +86,44 @@ void describe(`transactionLocking (${TEST_ENGINE})`, () => {
     const other = (await createOrganization(a, cliCaller(), { name: 'other', currency: 'KWD' })).id;
     const found = await a.transactionLocking('organizations', other, orgId, async (_tx, f) => f);
     assert.equal(found, false);
-    const missing = await a.transactionLocking('organizations', orgId, 'no-such-id', async (_tx, f) => f);
+    const missing = await a.transactionLocking(
+      'organizations',
+      orgId,
+      'no-such-id',
+      async (_tx, f) => f,
+    );
     assert.equal(missing, false);
   });
 
   void test('concurrent read-modify-write under the lock loses no update', async () => {
-    await a.db.updateTable('organizations').set({ max_payments_per_order: 1 }).where('id', '=', orgId).execute();
+    await a.db
+      .updateTable('organizations')
+      .set({ max_payments_per_order: 1 })
+      .where('id', '=', orgId)
+      .execute();
     const increments = 20;
     await Promise.all(
       Array.from({ length: increments }, (_, i) =>
         (i % 2 === 0 ? a : b).transactionLocking('organizations', orgId, orgId, async (tx) => {
-          const row = await tx.selectFrom('organizations').select('max_payments_per_order').where('id', '=', orgId).executeTakeFirstOrThrow();
+          const row = await tx
+            .selectFrom('organizations')
+            .select('max_payments_per_order')
+            .where('id', '=', orgId)
+            .executeTakeFirstOrThrow();
           await sleep(2);
-          await tx.updateTable('organizations').set({ max_payments_per_order: row.max_payments_per_order + 1 }).where('id', '=', orgId).execute();
+          await tx
+            .updateTable('organizations')
+            .set({ max_payments_per_order: row.max_payments_per_order + 1 })
+            .where('id', '=', orgId)
+            .execute();
         }),
       ),
     );
-    const row = await a.db.selectFrom('organizations').select('max_payments_per_order').where('id', '=', orgId).executeTakeFirstOrThrow();
+    const row = await a.db
+      .selectFrom('organizations')
+      .select('max_payments_per_order')
+      .where('id', '=', orgId)
+      .executeTakeFirstOrThrow();
     assert.equal(row.max_payments_per_order, 1 + increments);
   });
 });

@@ -41,6 +41,9 @@ export function describeValidationError(
     segments.push(String((error.params as { missingProperty: string }).missingProperty));
     reason = 'is required';
   }
+  // Fields are named as the caller wrote them inside `params` (`amount`, not
+  // `params.amount`), the same names the business rules use in their details.
+  if (context === 'body' && segments[0] === 'params' && segments.length > 1) segments.shift();
   const field = segments.join('.') || (context === 'body' ? 'body' : (context ?? 'request'));
   return { field, reason };
 }

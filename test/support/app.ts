@@ -46,7 +46,11 @@ export async function startTestApp(
   await migrateToLatest(database);
   const app = await buildApp({ config, database, logger: false });
   await app.ready();
-  const root = await createApiKey(database, cli, { name: 'root', role: 'admin', organizations: 'all' });
+  const root = await createApiKey(database, cli, {
+    name: 'root',
+    role: 'admin',
+    organizations: 'all',
+  });
 
   return {
     app,

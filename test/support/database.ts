@@ -8,7 +8,9 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { DatabaseConfig } from '../../src/config.ts';
 
-export const TEST_ENGINE: 'sqlite' | 'postgres' = process.env.TEST_DATABASE_URL?.startsWith('postgres')
+export const TEST_ENGINE: 'sqlite' | 'postgres' = process.env.TEST_DATABASE_URL?.startsWith(
+  'postgres',
+)
   ? 'postgres'
   : 'sqlite';
 
