@@ -10,7 +10,8 @@ import { AppError } from './errors.ts';
 import { apiKeyAdminRoutes } from './api-keys/api-keys.routes.ts';
 import { adminAuth, organizationAuth } from './http/auth.ts';
 import { APP_NAME, INSTANCE_ID, ok, requestIdFrom } from './http/envelope.ts';
-import { registerErrorHandling } from './http/error-handler.ts';
+import { registerErrorHandling, frameworkErrors } from './http/error-handler.ts';
+import { registerJsonBodyParser } from './http/json-body.ts';
 import { Envelope, ErrorEnvelope } from './http/schemas.ts';
 import { validatorCompiler } from './http/validation.ts';
 import {
@@ -35,12 +36,12 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
     bodyLimit: config.bodyLimit,
     genReqId: (req) => requestIdFrom(req.headers['x-request-id']),
     return503OnClosing: true,
+    frameworkErrors,
     routerOptions: { maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
-  // JSON only (API.md §1): drop Fastify's text/plain parser so anything else is 415.
-  app.removeContentTypeParser('text/plain');
+  registerJsonBodyParser(app);
   app.decorateRequest('caller', null);
   app.decorateRequest('ctx', null);
   app.addHook('onRequest', async (request, reply) => {

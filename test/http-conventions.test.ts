@@ -240,6 +240,69 @@ void describe('HTTP conventions', () => {
     }
   });
 
+  void test('odd requests a client can send are 4xx in the envelope, never 500', async () => {
+    const H = { 'api-key': t.rootKey, 'content-type': 'application/json' };
+    const cases: [string, string, string | undefined, number, string][] = [
+      ['GET', `/v1/admin/organizations/${'a'.repeat(300)}`, undefined, 404, 'NOT_FOUND'],
+      ['GET', '/v1/admin/organizations/%E0%A4%A', undefined, 400, 'InvalidParameter'],
+      ['GET', '/v1/admin/organizations?limit=5&limit=6', undefined, 400, 'InvalidParameter'],
+      [
+        'POST',
+        '/v1/admin/organizations',
+        '{"params":{"name":"a\\u0000b","currency":"SAR"}}',
+        400,
+        'InvalidParameter',
+      ],
+      [
+        'POST',
+        '/v1/admin/organizations',
+        '{"params":{"name":"x","currency":"SAR","constructor":{"prototype":{"a":1}}}}',
+        400,
+        'InvalidParameter',
+      ],
+      ['POST', '/v1/admin/organizations', '', 400, 'InvalidParameter'],
+      [
+        'POST',
+        '/v1/admin/organizations',
+        '{"params":{"name":"x","currency":"SAR","maxPaymentsPerOrder":1e308}}',
+        400,
+        'InvalidParameter',
+      ],
+      [
+        'POST',
+        '/v1/admin/organizations',
+        '{"params":{"name":"x","currency":"SAR","maxPaymentsPerOrder":-0}}',
+        400,
+        'InvalidParameter',
+      ],
+    ];
+    for (const [method, url, payload, status, code] of cases) {
+      const r = await t.app.inject({
+        method: method as 'GET',
+        url,
+        headers: H,
+        ...(payload !== undefined && { payload }),
+      });
+      assertErrorEnvelope(r, status, code);
+    }
+    // A state action sent with a JSON content type and no body is fine.
+    const { id } = json(
+      await t.app.inject({
+        method: 'POST',
+        url: '/v1/admin/api-keys',
+        headers: H,
+        payload: JSON.stringify({ params: { name: 'k', role: 'viewer', organizations: [org.id] } }),
+      }),
+    ).data;
+    const revoke = await t.app.inject({
+      method: 'PATCH',
+      url: `/v1/admin/api-keys/${id}/revoke`,
+      headers: H,
+      payload: '',
+    });
+    assert.equal(revoke.statusCode, 200, revoke.body);
+  });
+
   void test('non-JSON bodies are 415', async () => {
     for (const contentType of [
       'text/plain',

@@ -7,6 +7,8 @@ import { describeValidationError } from './validation.ts';
 
 /** Fastify's own error codes that a client can cause, mapped to ours. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
+  // A path segment longer than any id can be: nothing by that id exists.
+  FST_ERR_MAX_PARAM_LENGTH: 'NOT_FOUND',
   FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
@@ -25,7 +27,8 @@ export function sendError(
     },
     requestId: request.id,
   };
-  return reply.code(error.status).send(body);
+  // Set here too: router errors are answered before the onRequest hook that sets it.
+  return reply.code(error.status).header('x-request-id', request.id).send(body);
 }
 
 export function toAppError(error: unknown, request: FastifyRequest): AppError {
@@ -35,6 +38,7 @@ export function toAppError(error: unknown, request: FastifyRequest): AppError {
     const { field, reason } = describeValidationError(fe.validation[0]!, fe.validationContext);
     return invalidParameter(field, reason);
   }
+  if (fe.code === 'FST_ERR_BAD_URL') return invalidParameter('url', 'malformed URL encoding');
   const mapped = fe.code !== undefined ? FASTIFY_CODES[fe.code] : undefined;
   if (mapped !== undefined) return new AppError(mapped);
   if (isDatabaseUnavailable(error)) {
@@ -44,10 +48,19 @@ export function toAppError(error: unknown, request: FastifyRequest): AppError {
   // Any other client error Fastify raises (malformed JSON, empty JSON body, bad
   // content-length, __proto__ in a body) is a request the client must fix.
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return invalidParameter('body', 'malformed request');
+    return invalidParameter('request', 'malformed request');
   }
   request.log.error({ err: error }, 'unexpected error');
   return new AppError('INTERNAL');
+}
+
+/** Errors the router raises before any handler runs (bad URL encoding, overlong ids). */
+export function frameworkErrors(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  void sendError(request, reply, toAppError(error, request));
 }
 
 export function registerErrorHandling(app: FastifyInstance, retryAfterSeconds: number): void {
