@@ -12,6 +12,7 @@ import { adminAuth, organizationAuth } from './http/auth.ts';
 import { APP_NAME, INSTANCE_ID, ok, requestIdFrom } from './http/envelope.ts';
 import { registerErrorHandling, frameworkErrors } from './http/error-handler.ts';
 import { registerJsonBodyParser } from './http/json-body.ts';
+import { registerMetrics, registerRateLimit } from './http/operations.ts';
 import { Envelope, ErrorEnvelope } from './http/schemas.ts';
 import { validatorCompiler } from './http/validation.ts';
 import {
@@ -48,6 +49,8 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
     reply.header('x-request-id', request.id);
   });
   registerErrorHandling(app, config.retryAfterSeconds);
+  await registerRateLimit(app, config.rateLimitPerMinute);
+  await registerMetrics(app);
 
   await app.register(swagger, {
     openapi: {

@@ -20,6 +20,8 @@ const EnvSchema = Type.Object({
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },
   ),
+  /** Requests per minute per api key; 0 turns the limit off. */
+  RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 6000 }),
   /** Seconds a client is told to wait (Retry-After) when the database is unreachable. */
   RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 2 }),
 });
@@ -40,6 +42,7 @@ export interface Config {
   maxAmountMajor: number;
   logLevel: string;
   retryAfterSeconds: number;
+  rateLimitPerMinute: number;
 }
 
 export class ConfigError extends Error {}
@@ -76,6 +79,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxAmountMajor: e.MAX_AMOUNT,
     logLevel: e.LOG_LEVEL,
     retryAfterSeconds: e.RETRY_AFTER_SECONDS,
+    rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
   };
 }
 

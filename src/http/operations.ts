@@ -1,0 +1,60 @@
+// Operations plugins (API.md §1, §8): Prometheus metrics and per-key rate limits.
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyPluginCallback } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import fastifyMetricsModule, { type IMetricsPluginOptions } from 'fastify-metrics';
+import { Registry } from 'prom-client';
+import { AppError } from '../errors.ts';
+
+// fastify-metrics is CommonJS with an `exports.default`; under NodeNext the plugin sits there.
+const fastifyMetrics = ((fastifyMetricsModule as unknown as { default?: unknown }).default ??
+  fastifyMetricsModule) as FastifyPluginCallback<Partial<IMetricsPluginOptions>>;
+
+/**
+ * `GET /metrics` in Prometheus text format: process metrics and a latency histogram per
+ * route. Each app has its own registry, so several apps in one process (tests) never clash.
+ */
+export async function registerMetrics(app: FastifyInstance): Promise<void> {
+  const registry = new Registry();
+  await app.register(fastifyMetrics, {
+    endpoint: null,
+    defaultMetrics: { enabled: true, register: registry },
+    routeMetrics: {
+      enabled: { histogram: true, summary: false },
+      groupStatusCodes: false,
+      overrides: {
+        histogram: { name: 'om_http_request_duration_seconds', registers: [registry] },
+        summary: { registers: [registry] },
+      },
+    },
+  });
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    reply.type(registry.contentType);
+    return registry.metrics();
+  });
+}
+
+/**
+ * Requests per minute per api key (keys are told apart by a hash: no secret is kept), or per
+ * address for calls without a key. 0 turns the limit off.
+ */
+export async function registerRateLimit(app: FastifyInstance, perMinute: number): Promise<void> {
+  if (perMinute === 0) return;
+  await app.register(rateLimit, {
+    max: perMinute,
+    timeWindow: 60_000,
+    hook: 'onRequest',
+    allowList: (request) => ['/healthz', '/readyz', '/metrics'].includes(request.url),
+    keyGenerator: (request) => {
+      const key = request.headers['api-key'];
+      return typeof key === 'string' && key !== ''
+        ? createHash('sha256').update(key).digest('base64url')
+        : `ip:${request.ip}`;
+    },
+    errorResponseBuilder: (_request, context) =>
+      new AppError('RATE_LIMITED', {
+        limit: context.max,
+        retryAfterSeconds: Math.ceil(context.ttl / 1000),
+      }),
+  });
+}
