@@ -19,6 +19,9 @@ import {
   organizationAdminRoutes,
   organizationRoutes,
 } from './organizations/organizations.routes.ts';
+import { orderRoutes } from './orders/orders.routes.ts';
+import { paymentMethodRoutes } from './payment-methods/payment-methods.routes.ts';
+import { invoiceRoutes } from './invoices/invoices.routes.ts';
 
 export interface AppOptions {
   config: Config;
@@ -106,8 +109,11 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
 
   await app.register(
     async (om) => {
-      om.addHook('onRequest', organizationAuth(database));
+      om.addHook('onRequest', organizationAuth(database, config.maxAmountMajor));
       await om.register(organizationRoutes(database));
+      await om.register(orderRoutes(database));
+      await om.register(paymentMethodRoutes(database));
+      await om.register(invoiceRoutes(database));
     },
     { prefix: '/v1/om' },
   );

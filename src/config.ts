@@ -14,8 +14,11 @@ const EnvSchema = Type.Object({
   OM_DEFAULT_CURRENCY: Type.String({ pattern: '^[A-Z]{3}$', default: 'SAR' }),
   /** Largest request body in bytes; larger bodies are 413. */
   BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 10 * 1024 * 1024, default: 65536 }),
-  /** Largest single amount, in major units of the organization's currency. */
-  MAX_AMOUNT: Type.Integer({ minimum: 1, maximum: 1_000_000_000_000, default: 1_000_000_000 }),
+  /**
+   * Largest single amount, in major units of the organization's currency. Capped so that
+   * even with 4 decimals it stays far inside the integers a double holds exactly.
+   */
+  MAX_AMOUNT: Type.Integer({ minimum: 1, maximum: 100_000_000_000, default: 1_000_000_000 }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },

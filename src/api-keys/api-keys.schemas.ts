@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { ROLES } from '../db/schema.ts';
-import { AuditFields, Id, Name, ParamsBody } from '../http/schemas.ts';
+import { AuditSchemaFields, Id, Name, ParamsBody } from '../http/schemas.ts';
 
 export const RoleSchema = Type.Union(ROLES.map((r) => Type.Literal(r)));
 
@@ -19,7 +19,7 @@ export const ApiKeySchema = Type.Object(
     organizations: Type.Union([Type.Literal('all'), Type.Array(Type.String())]),
     secretPrefix: Type.String(),
     revokedAt: Type.Union([Type.String(), Type.Null()]),
-    ...AuditFields,
+    ...AuditSchemaFields,
   },
   { $id: 'ApiKey' },
 );

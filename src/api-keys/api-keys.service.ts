@@ -7,6 +7,7 @@ import type { DB, Role } from '../db/schema.ts';
 import { AppError, invalidParameter } from '../errors.ts';
 import { findOrganization } from '../organizations/organizations.repository.ts';
 import { mayUseOrganization, type Caller } from '../shared/context.ts';
+import { auditOf, createdBy, updatedBy, type AuditFields } from '../shared/audit.ts';
 import { newId, nowIso } from '../shared/ids.ts';
 import { hasRole } from '../shared/roles.ts';
 import * as repo from './api-keys.repository.ts';
@@ -14,7 +15,7 @@ import * as repo from './api-keys.repository.ts';
 export const SECRET_PREFIX = 'omk_';
 const PREFIX_SHOWN = SECRET_PREFIX.length + 6;
 
-export interface ApiKey {
+export interface ApiKey extends AuditFields {
   id: string;
   name: string;
   principal: string;
@@ -25,12 +26,6 @@ export interface ApiKey {
   /** The first characters of the secret, to recognise a key without revealing it. */
   secretPrefix: string;
   revokedAt: string | null;
-  createdAt: string;
-  createdVia: string;
-  createdBy: string;
-  updatedAt: string;
-  updatedVia: string;
-  updatedBy: string;
 }
 
 export interface CreateApiKeyInput {
@@ -55,12 +50,7 @@ function toApiKey(row: repo.ApiKeyWithOrgs): ApiKey {
     organizations: row.all_organizations === 1 ? 'all' : row.organization_ids,
     secretPrefix: row.secret_prefix,
     revokedAt: row.revoked_at,
-    createdAt: row.created_at,
-    createdVia: row.created_via,
-    createdBy: row.created_by,
-    updatedAt: row.updated_at,
-    updatedVia: row.updated_via,
-    updatedBy: row.updated_by,
+    ...auditOf(row),
   };
 }
 
@@ -109,12 +99,7 @@ export async function createApiKey(
     secret_hash: hashSecret(secret),
     secret_prefix: secret.slice(0, PREFIX_SHOWN),
     revoked_at: null,
-    created_at: at,
-    created_via: caller.via,
-    created_by: caller.principal,
-    updated_at: at,
-    updated_via: caller.via,
-    updated_by: caller.principal,
+    ...createdBy(caller, at),
   };
   await repo.insertApiKey(db, row, organizationIds);
   return { apiKey: toApiKey({ ...row, organization_ids: organizationIds }), secret };
@@ -153,12 +138,7 @@ export async function revokeApiKey(
     const row = await repo.findApiKey(tx, id);
     if (row === undefined || !administers(caller, row)) throw new AppError('NOT_FOUND');
     const at = nowIso();
-    await repo.revokeApiKey(tx, id, {
-      revoked_at: at,
-      updated_at: at,
-      updated_by: caller.principal,
-      updated_via: caller.via,
-    });
+    await repo.revokeApiKey(tx, id, { revoked_at: at, ...updatedBy(caller, at) });
     const after = await repo.findApiKey(tx, id);
     return toApiKey(after!);
   });

@@ -24,6 +24,9 @@ export type Tx = Transaction<DB>;
 /** Tables whose rows are locked by `lockRow`, with the columns that identify a row. */
 const LOCKABLE = {
   organizations: { org: 'id', id: 'id' },
+  orders: { org: 'organization_id', id: 'id' },
+  invoices: { org: 'organization_id', id: 'id' },
+  payment_methods: { org: 'organization_id', id: 'id' },
 } as const;
 export type LockableTable = keyof typeof LOCKABLE;
 

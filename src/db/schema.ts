@@ -6,7 +6,7 @@ import type { Generated } from 'kysely';
 export const ROLES = ['viewer', 'cashier', 'manager', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
-interface Audit {
+export interface Audit {
   created_at: string;
   created_via: string;
   created_by: string;
@@ -47,8 +47,116 @@ export interface ApiKeyOrganizationsTable {
   api_key_id: string;
 }
 
+export interface CountersTable {
+  organization_id: string;
+  name: string;
+  value: number;
+}
+
+export const ORDER_STATUSES = ['open', 'closed', 'canceled'] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+export interface OrdersTable extends Audit {
+  organization_id: string;
+  id: string;
+  number: number;
+  status: OrderStatus;
+  total_minor: number;
+  /** Σ complete receipts − Σ complete refunds. */
+  paid_minor: Generated<number>;
+  /** Σ complete refunds. */
+  refunded_minor: Generated<number>;
+  /** Σ pending/progress receipts. */
+  pending_minor: Generated<number>;
+  /** Σ pending/progress refunds. */
+  pending_refunds_minor: Generated<number>;
+  /** Non-deleted payments on the order (for maxPaymentsPerOrder). */
+  payment_count: Generated<number>;
+  customer_uid: string | null;
+  external_ref: string | null;
+  closed_at: string | null;
+  canceled_at: string | null;
+}
+
+export interface PaymentMethodsTable extends Audit {
+  organization_id: string;
+  id: string;
+  code: string | null;
+  name_ar: string;
+  description_ar: string | null;
+  name_en: string;
+  description_en: string | null;
+  visible: number;
+}
+
+export const INVOICE_TYPES = ['standard', 'credit-note', 'debit-note', 'prepayment'] as const;
+export type InvoiceType = (typeof INVOICE_TYPES)[number];
+export type InvoiceStatus = 'open' | 'closed';
+
+export interface InvoicesTable extends Audit {
+  organization_id: string;
+  id: string;
+  order_id: string;
+  type: InvoiceType;
+  status: InvoiceStatus;
+  reference_invoice_id: string | null;
+  apply_expires_at: string | null;
+  invoice_number: number | null;
+  invoice_source: string | null;
+  invoiced_at: string | null;
+  deleted_at: string | null;
+}
+
+export const PAYMENT_TYPES = ['receipt', 'refund'] as const;
+export type PaymentType = (typeof PAYMENT_TYPES)[number];
+export const PAYMENT_STATUSES = ['pending', 'progress', 'complete', 'reversed'] as const;
+export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
+
+export interface PaymentsTable extends Audit {
+  organization_id: string;
+  id: string;
+  order_id: string;
+  type: PaymentType;
+  status: PaymentStatus;
+  amount_minor: number;
+  custom: number;
+  method_id: string | null;
+  customer_uid: string | null;
+  source_payment_id: string | null;
+  transaction_ref: string | null;
+  /** JSON object. */
+  attrs: Generated<string>;
+  invoice_id: string | null;
+  note: string | null;
+  completed_at: string | null;
+  reversed_at: string | null;
+  deleted_at: string | null;
+}
+
+export interface EventsTable {
+  organization_id: string;
+  id: string;
+  type: string;
+  entity_type: string;
+  entity_id: string;
+  /** JSON: the object after the change. */
+  data: string;
+  /** JSON: {field: {before, after}} of the changed fields, or null for creations. */
+  changes: string | null;
+  actor_by: string;
+  actor_via: string;
+  request_id: string;
+  created_at: string;
+}
+
 export interface DB {
   organizations: OrganizationsTable;
   api_keys: ApiKeysTable;
   api_key_organizations: ApiKeyOrganizationsTable;
+  counters: CountersTable;
+  orders: OrdersTable;
+  payment_methods: PaymentMethodsTable;
+  invoices: InvoicesTable;
+  payments: PaymentsTable;
+  events: EventsTable;
 }

@@ -7,6 +7,7 @@ import { AppError, invalidParameter } from '../errors.ts';
 import { findOrganization } from '../organizations/organizations.repository.ts';
 import { mayUseOrganization, type Caller, type RequestContext } from '../shared/context.ts';
 import { hasRole } from '../shared/roles.ts';
+import { maxMinorFor } from '../money/amount.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -25,7 +26,10 @@ async function callerOf(database: Database, request: FastifyRequest): Promise<Ca
 }
 
 /** `/v1/om/`: a live key plus an `organization-id` the key may act on. */
-export function organizationAuth(database: Database): onRequestAsyncHookHandler {
+export function organizationAuth(
+  database: Database,
+  maxAmountMajor: number,
+): onRequestAsyncHookHandler {
   return async (request) => {
     const caller = await callerOf(database, request);
     const organizationId = request.headers['organization-id'];
@@ -44,6 +48,7 @@ export function organizationAuth(database: Database): onRequestAsyncHookHandler 
         id: row.id,
         currency: row.currency,
         currencyExponent: row.currency_exponent,
+        maxAmountMinor: maxMinorFor(maxAmountMajor, row.currency_exponent),
         maxPaymentsPerOrder: row.max_payments_per_order,
       },
     };

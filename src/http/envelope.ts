@@ -1,17 +1,12 @@
 // The success envelope of API.md §1: all six fields, always.
 import { newId } from '../shared/ids.ts';
+import type { Warning } from '../shared/warnings.ts';
 
 export const APP_NAME = 'om-payments';
 export const SERVICE_NAME = 'om';
 
 /** Stable id of this serving process: differs between instances behind a balancer. */
 export const INSTANCE_ID = newId();
-
-export interface Warning {
-  code: string;
-  message: string;
-  [detail: string]: unknown;
-}
 
 export interface Envelope<T> {
   app: string;

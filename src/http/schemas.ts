@@ -43,7 +43,7 @@ export const ErrorEnvelope = Type.Object({
 
 export const Success = Type.Object({ success: Type.Literal(true) });
 
-export const AuditFields = {
+export const AuditSchemaFields = {
   createdAt: Type.String({ format: 'date-time' }),
   createdVia: Type.String(),
   createdBy: Type.String(),
@@ -59,6 +59,22 @@ export const PageQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/**
+ * A list's query string: page parameters, the created range (`createdFrom` inclusive,
+ * `createdTo` exclusive, ISO-8601 with a time zone) and the list's own filters.
+ */
+export function ListQuery<P extends TProperties>(filters: P) {
+  return Type.Object(
+    {
+      ...PageQuery.properties,
+      createdFrom: Type.Optional(Type.String({ format: 'date-time' })),
+      createdTo: Type.Optional(Type.String({ format: 'date-time' })),
+      ...filters,
+    },
+    { additionalProperties: false },
+  );
+}
 
 export function Page<T extends TSchema>(item: T) {
   return Type.Object({ items: Type.Array(item), next: Type.Union([Type.String(), Type.Null()]) });

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { AuditFields, Id, Name, ParamsBody } from '../http/schemas.ts';
+import { AuditSchemaFields, Id, Name, ParamsBody } from '../http/schemas.ts';
 
 export const Currency = Type.String({
   pattern: '^[A-Z]{3}$',
@@ -17,7 +17,7 @@ export const OrganizationSchema = Type.Object(
       description: 'Decimals allowed in amounts (KWD 3, SAR 2, JPY 0).',
     }),
     settings: Type.Object({ maxPaymentsPerOrder: Type.Integer() }),
-    ...AuditFields,
+    ...AuditSchemaFields,
   },
   { $id: 'Organization' },
 );

@@ -7,23 +7,18 @@ import type { DB } from '../db/schema.ts';
 import { AppError, invalidParameter } from '../errors.ts';
 import { currencyExponent, isSupportedCurrency } from '../money/currency.ts';
 import { mayUseOrganization, type Caller } from '../shared/context.ts';
+import { auditOf, createdBy, updatedBy, type AuditFields } from '../shared/audit.ts';
 import { newId, nowIso } from '../shared/ids.ts';
 import { hasRole } from '../shared/roles.ts';
 import * as repo from './organizations.repository.ts';
 
-export interface Organization {
+export interface Organization extends AuditFields {
   id: string;
   name: string;
   currency: string;
   /** Decimals of the currency: amounts of this organization have at most this many. */
   currencyExponent: number;
   settings: { maxPaymentsPerOrder: number };
-  createdAt: string;
-  createdVia: string;
-  createdBy: string;
-  updatedAt: string;
-  updatedVia: string;
-  updatedBy: string;
 }
 
 export const DEFAULT_MAX_PAYMENTS_PER_ORDER = 100;
@@ -35,12 +30,7 @@ export function toOrganization(row: repo.OrganizationRow): Organization {
     currency: row.currency,
     currencyExponent: row.currency_exponent,
     settings: { maxPaymentsPerOrder: row.max_payments_per_order },
-    createdAt: row.created_at,
-    createdVia: row.created_via,
-    createdBy: row.created_by,
-    updatedAt: row.updated_at,
-    updatedVia: row.updated_via,
-    updatedBy: row.updated_by,
+    ...auditOf(row),
   };
 }
 
@@ -63,7 +53,8 @@ export async function createOrganization(
   requireAdmin(caller);
   if (!caller.allOrganizations)
     throw new AppError('FORBIDDEN', { reason: 'needs an all-organizations admin key' });
-  if (!isSupportedCurrency(input.currency)) {
+  // Exponents above 4 exist in no currency in use; the schema's CHECK refuses them too.
+  if (!isSupportedCurrency(input.currency) || currencyExponent(input.currency) > 4) {
     throw invalidParameter('currency', 'not an ISO 4217 currency code');
   }
   const at = nowIso();
@@ -73,12 +64,7 @@ export async function createOrganization(
     currency: input.currency,
     currency_exponent: currencyExponent(input.currency),
     max_payments_per_order: input.maxPaymentsPerOrder ?? DEFAULT_MAX_PAYMENTS_PER_ORDER,
-    created_at: at,
-    created_via: caller.via,
-    created_by: caller.principal,
-    updated_at: at,
-    updated_via: caller.via,
-    updated_by: caller.principal,
+    ...createdBy(caller, at),
   };
   await repo.insertOrganization(db, row);
   return toOrganization(row);
@@ -125,9 +111,7 @@ export async function updateOrganization(
     ...(input.maxPaymentsPerOrder !== undefined && {
       max_payments_per_order: input.maxPaymentsPerOrder,
     }),
-    updated_at: nowIso(),
-    updated_by: caller.principal,
-    updated_via: caller.via,
+    ...updatedBy(caller, nowIso()),
   });
   if (!updated) throw new AppError('NOT_FOUND');
 }

@@ -18,6 +18,8 @@ export interface OrganizationRef {
   id: string;
   currency: string;
   currencyExponent: number;
+  /** The configured maximum of one amount, in this organization's minor units. */
+  maxAmountMinor: number;
   maxPaymentsPerOrder: number;
 }
 

@@ -1,0 +1,76 @@
+// SQL for the orders table only. Every query is scoped by organization first.
+import type { Kysely, Selectable, Updateable } from 'kysely';
+import { afterCursor, type PageCursor } from '../db/pagination.ts';
+import type { DB, OrderStatus, OrdersTable } from '../db/schema.ts';
+
+export type OrderRow = Selectable<OrdersTable>;
+
+export async function findOrder(
+  db: Kysely<DB>,
+  organizationId: string,
+  id: string,
+): Promise<OrderRow | undefined> {
+  return db
+    .selectFrom('orders')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where('id', '=', id)
+    .executeTakeFirst();
+}
+
+export async function findOrderByExternalRef(
+  db: Kysely<DB>,
+  organizationId: string,
+  externalRef: string,
+): Promise<OrderRow | undefined> {
+  return db
+    .selectFrom('orders')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where('external_ref', '=', externalRef)
+    .executeTakeFirst();
+}
+
+export async function insertOrder(db: Kysely<DB>, row: OrderRow): Promise<void> {
+  await db.insertInto('orders').values(row).execute();
+}
+
+export async function updateOrder(
+  db: Kysely<DB>,
+  organizationId: string,
+  id: string,
+  patch: Updateable<OrdersTable>,
+): Promise<void> {
+  await db
+    .updateTable('orders')
+    .set(patch)
+    .where('organization_id', '=', organizationId)
+    .where('id', '=', id)
+    .execute();
+}
+
+export interface OrderFilters {
+  status?: OrderStatus | undefined;
+  customerUid?: string | undefined;
+  createdFrom?: string | undefined;
+  createdTo?: string | undefined;
+}
+
+export async function listOrders(
+  db: Kysely<DB>,
+  organizationId: string,
+  filters: OrderFilters,
+  page: { limit: number; cursor: PageCursor | undefined },
+): Promise<OrderRow[]> {
+  let q = db.selectFrom('orders').selectAll().where('organization_id', '=', organizationId);
+  if (filters.status !== undefined) q = q.where('status', '=', filters.status);
+  if (filters.customerUid !== undefined) q = q.where('customer_uid', '=', filters.customerUid);
+  if (filters.createdFrom !== undefined) q = q.where('created_at', '>=', filters.createdFrom);
+  if (filters.createdTo !== undefined) q = q.where('created_at', '<', filters.createdTo);
+  if (page.cursor !== undefined) q = q.where(afterCursor(page.cursor));
+  return q
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(page.limit + 1)
+    .execute();
+}
