@@ -69,3 +69,21 @@ export function invalidParameter(field: string, reason: string, extra?: ErrorDet
     `Invalid ${field}: ${reason}.`,
   );
 }
+
+/** An expected rule failure as a value (pure rule modules return these; services throw). */
+export interface RuleFailure {
+  code: ErrorCode;
+  details?: ErrorDetails;
+}
+
+export function failureToError(failure: RuleFailure): AppError {
+  if (failure.code === 'InvalidParameter') {
+    const { field, reason, ...extra } = failure.details ?? {};
+    return invalidParameter(String(field), String(reason), extra);
+  }
+  return new AppError(failure.code, failure.details);
+}
+
+export function throwIfFailed(failure: RuleFailure | null): void {
+  if (failure !== null) throw failureToError(failure);
+}

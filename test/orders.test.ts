@@ -433,6 +433,92 @@ void describe('orders', () => {
     assert.equal((await get(other, foreign)).total, 3, 'untouched');
   });
 
+  void test("GET /orders/{uid}/payments: the seed's {items, paymentMethods} shape, deleted payments hidden", async () => {
+    const id = await createOrder(org, { total: 10 });
+    const method = json(
+      await t.call(org, 'admin', {
+        method: 'POST',
+        url: '/v1/om/payment-methods',
+        payload: {
+          params: {
+            locales: { ar: { name: 'نقدي' }, en: { name: 'Cash' } },
+            code: 'cash-orders-test',
+          },
+        },
+      }),
+    ).data.id;
+    const base = {
+      organization_id: org.id,
+      order_id: id,
+      custom: 1,
+      method_id: method,
+      customer_uid: null,
+      source_payment_id: null,
+      transaction_ref: null,
+      attrs: '{"till":3}',
+      invoice_id: null,
+      note: null,
+      reversed_at: null,
+      created_at: '2026-01-01T00:00:00.000Z',
+      created_by: 'x',
+      created_via: 'pos',
+      updated_at: '2026-01-01T00:00:00.000Z',
+      updated_by: 'x',
+      updated_via: 'pos',
+    };
+    await t.database.db
+      .insertInto('payments')
+      .values([
+        {
+          ...base,
+          id: 'p-complete',
+          type: 'receipt',
+          status: 'complete',
+          amount_minor: 4000,
+          completed_at: base.created_at,
+          deleted_at: null,
+        },
+        {
+          ...base,
+          id: 'p-deleted',
+          type: 'receipt',
+          status: 'pending',
+          amount_minor: 1000,
+          completed_at: null,
+          deleted_at: base.created_at,
+        },
+      ])
+      .execute();
+    await setFigures(id, { paid: 4000 });
+    const data = json(
+      await t.call(org, 'manager', { method: 'GET', url: `/v1/om/orders/${id}/payments` }),
+    ).data;
+    assert.deepEqual(
+      data.items.map((p: any) => p.id),
+      ['p-complete'],
+    );
+    const [item] = data.items;
+    assert.equal(item.amount, 4);
+    assert.equal(item.methodUid, method);
+    assert.deepEqual(item.attrs, { till: 3 });
+    assert.equal(item.refundedAmount, 0);
+    assert.equal(item.refundableAmount, 4);
+    assert.deepEqual(item.can, ['update', 'correct', 'reverse', 'refund']);
+    assert.deepEqual(
+      data.paymentMethods.map((m: any) => [m.id, m.locales.ar.name]),
+      [[method, 'نقدي']],
+    );
+    const asCashier = json(
+      await t.call(org, 'cashier', { method: 'GET', url: `/v1/om/orders/${id}/payments` }),
+    ).data;
+    assert.deepEqual(asCashier.items[0].can, ['refund']);
+    const foreign = await t.call(other, 'admin', {
+      method: 'GET',
+      url: `/v1/om/orders/${id}/payments`,
+    });
+    assert.equal(foreign.statusCode, 404);
+  });
+
   void test('the OpenAPI document lists every order endpoint with its schemas', async () => {
     const doc = json(await t.app.inject({ method: 'GET', url: '/openapi.json' }));
     for (const path of [

@@ -131,6 +131,12 @@ export interface PaymentsTable extends Audit {
   completed_at: string | null;
   reversed_at: string | null;
   deleted_at: string | null;
+  /** Receipts: Σ complete refunds. */
+  refunded_minor: Generated<number>;
+  /** Receipts: Σ pending/progress/complete refunds (what new refunds may not take). */
+  refunds_reserved_minor: Generated<number>;
+  /** Receipts: number of pending/progress/complete refunds. */
+  live_refunds: Generated<number>;
 }
 
 export interface EventsTable {

@@ -46,11 +46,13 @@ export async function appendEvent(
 }
 
 /** The fields whose values differ between two versions of an object. */
-export function diff(before: Record<string, unknown>, after: Record<string, unknown>): Changes {
+export function diff(before: object, after: object): Changes {
+  const b = before as Record<string, unknown>;
+  const a = after as Record<string, unknown>;
   const changes: Changes = {};
-  for (const key of Object.keys(after)) {
-    if (JSON.stringify(before[key]) !== JSON.stringify(after[key])) {
-      changes[key] = { before: before[key] ?? null, after: after[key] ?? null };
+  for (const key of Object.keys(a)) {
+    if (JSON.stringify(b[key]) !== JSON.stringify(a[key])) {
+      changes[key] = { before: b[key] ?? null, after: a[key] ?? null };
     }
   }
   return changes;

@@ -80,7 +80,14 @@ export function Page<T extends TSchema>(item: T) {
   return Type.Object({ items: Type.Array(item), next: Type.Union([Type.String(), Type.Null()]) });
 }
 
-export const IdPath = Type.Object({ uid: Id }, { additionalProperties: false });
+/**
+ * An id in the path: any length the router accepts, so an overlong id is simply not found
+ * (404), like every other id that does not exist.
+ */
+export const IdPath = Type.Object(
+  { uid: Type.String({ minLength: 1, maxLength: 200 }) },
+  { additionalProperties: false },
+);
 
 /** The documented responses every route may give besides its 200. */
 export function responses<T extends TSchema>(data: T): Record<number, TSchema> {

@@ -74,3 +74,20 @@ export async function listOrders(
     .limit(page.limit + 1)
     .execute();
 }
+
+/** The orders of this organization among `ids`, by id (foreign and unknown ids are absent). */
+export async function findOrdersByIds(
+  db: Kysely<DB>,
+  organizationId: string,
+  ids: readonly string[],
+): Promise<Map<string, OrderRow>> {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('orders')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where('id', 'in', unique)
+    .execute();
+  return new Map(rows.map((row) => [row.id, row]));
+}

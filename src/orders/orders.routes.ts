@@ -11,6 +11,7 @@ import {
   OrderSchema,
   UpdateOrderBody,
 } from './orders.schemas.ts';
+import { OrderPaymentsSchema } from '../payments/payments.schemas.ts';
 import * as service from './orders.service.ts';
 
 const tags = ['orders'];
@@ -89,6 +90,23 @@ export function orderRoutes(database: Database): FastifyPluginAsyncTypebox {
         );
         return ok(request.id, data, warnings);
       },
+    );
+    app.get(
+      '/orders/:uid/payments',
+      {
+        schema: {
+          tags,
+          summary: "The order's payments and the payment methods they use",
+          headers: OrgHeaders,
+          params: IdPath,
+          response: responses(OrderPaymentsSchema),
+        },
+      },
+      async (request) =>
+        ok(
+          request.id,
+          await service.getOrderPayments(database, contextOf(request), request.params.uid),
+        ),
     );
     const transitions = [
       ['close', 'Close a settled order: nothing pending, nothing due (cashier)'],

@@ -1,7 +1,7 @@
 // Pure order rules (API.md §3.2, §4): the status machine, who may do what, and when an order
 // is settled. The same predicate guards each action and builds the `can` list, so the list
 // and the enforcement cannot drift. No I/O here.
-import type { ErrorCode, ErrorDetails } from '../errors.ts';
+import type { RuleFailure } from '../errors.ts';
 import type { OrderStatus, Role } from '../db/schema.ts';
 import { hasRole } from '../shared/roles.ts';
 
@@ -32,11 +32,6 @@ export interface OrderFigures {
   pendingMinor: number;
   /** Σ pending/progress refunds. */
   pendingRefundsMinor: number;
-}
-
-export interface RuleFailure {
-  code: ErrorCode;
-  details?: ErrorDetails;
 }
 
 export function balanceDueMinor(order: Pick<OrderFigures, 'totalMinor' | 'paidMinor'>): number {

@@ -7,7 +7,7 @@ import { nextValue } from '../db/counters.ts';
 import { isUniqueViolation } from '../db/constraints.ts';
 import { decodeCursor, toPage } from '../db/pagination.ts';
 import type { DB, OrderStatus } from '../db/schema.ts';
-import { AppError, invalidParameter } from '../errors.ts';
+import { AppError, invalidParameter, throwIfFailed } from '../errors.ts';
 import { appendEvent, diff } from '../events/events.repository.ts';
 import { formatAmount, parseAmount } from '../money/wire.ts';
 import { auditOf, createdBy, updatedBy, type AuditFields } from '../shared/audit.ts';
@@ -16,6 +16,7 @@ import { newId, nowIso } from '../shared/ids.ts';
 import { normalizeOptionalInstant } from '../shared/instants.ts';
 import { requireRole } from '../shared/roles.ts';
 import { warning, type Warning, type WithWarnings } from '../shared/warnings.ts';
+import { orderPayments, type OrderPayments } from '../payments/payments.view.ts';
 import * as repo from './orders.repository.ts';
 import {
   balanceDueMinor,
@@ -78,10 +79,6 @@ export function balanceWarnings(ctx: RequestContext, row: repo.OrderRow): Warnin
   if (due < 0)
     return [warning('ORDER_OVERPAID', { orderId: row.id, credit: formatAmount(ctx, -due) })];
   return [];
-}
-
-function throwIfFailed(failure: ReturnType<typeof checkOrderAction>): void {
-  if (failure !== null) throw new AppError(failure.code, failure.details);
 }
 
 export interface CreateOrderInput {
@@ -303,4 +300,15 @@ export async function transitionOrder(
     });
     return { success: true as const };
   });
+}
+
+/** The order's payments with the methods they use (API.md §3.2, the shape of §3.5). */
+export async function getOrderPayments(
+  database: Database,
+  ctx: RequestContext,
+  id: string,
+): Promise<OrderPayments> {
+  const row = await repo.findOrder(database.db, ctx.organization.id, id);
+  if (row === undefined) throw new AppError('NOT_FOUND');
+  return orderPayments(database.db, ctx, row);
 }

@@ -170,6 +170,26 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       .addColumn('reversed_at', 'text')
       // Soft delete (API.md §3.5): the row and its history stay for audit.
       .addColumn('deleted_at', 'text')
+      // Receipts only, kept with every refund change so limits need no scan of history:
+      // Σ complete refunds, Σ pending/progress/complete refunds, and how many of those.
+      .addColumn('refunded_minor', 'bigint', (c) =>
+        c
+          .notNull()
+          .defaultTo(0)
+          .check(sql`refunded_minor >= 0`),
+      )
+      .addColumn('refunds_reserved_minor', 'bigint', (c) =>
+        c
+          .notNull()
+          .defaultTo(0)
+          .check(sql`refunds_reserved_minor >= 0`),
+      )
+      .addColumn('live_refunds', 'integer', (c) =>
+        c
+          .notNull()
+          .defaultTo(0)
+          .check(sql`live_refunds >= 0`),
+      )
       .addPrimaryKeyConstraint('payments_pk', ['organization_id', 'id'])
       .addForeignKeyConstraint('payments_order_fk', ['organization_id', 'order_id'], 'orders', [
         'organization_id',
@@ -178,6 +198,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       .addCheckConstraint(
         'payments_refund_source',
         sql`type = 'refund' or source_payment_id is null`,
+      )
+      .addCheckConstraint(
+        'payments_refunds_within_amount',
+        sql`refunds_reserved_minor <= amount_minor and refunded_minor <= refunds_reserved_minor`,
       ),
   ).execute();
   await db.schema

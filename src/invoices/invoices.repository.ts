@@ -1,0 +1,76 @@
+// SQL for the invoices table only. Every query is scoped by organization first, and deleted
+// invoices (soft delete) are invisible to every read.
+import type { Kysely, Selectable, Updateable } from 'kysely';
+import { afterCursor, type PageCursor } from '../db/pagination.ts';
+import type { DB, InvoiceStatus, InvoiceType, InvoicesTable } from '../db/schema.ts';
+
+export type InvoiceRow = Selectable<InvoicesTable>;
+
+export async function insertInvoice(db: Kysely<DB>, row: InvoiceRow): Promise<void> {
+  await db.insertInto('invoices').values(row).execute();
+}
+
+/** A live (not deleted) invoice of the organization. */
+export async function findInvoice(
+  db: Kysely<DB>,
+  organizationId: string,
+  id: string,
+): Promise<InvoiceRow | undefined> {
+  return db
+    .selectFrom('invoices')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where('id', '=', id)
+    .where('deleted_at', 'is', null)
+    .executeTakeFirst();
+}
+
+/** Changes a live invoice; false when there is none by that id. */
+export async function updateInvoice(
+  db: Kysely<DB>,
+  organizationId: string,
+  id: string,
+  patch: Updateable<InvoicesTable>,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('invoices')
+    .set(patch)
+    .where('organization_id', '=', organizationId)
+    .where('id', '=', id)
+    .where('deleted_at', 'is', null)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+export interface InvoiceFilters {
+  orderId?: string | undefined;
+  status?: InvoiceStatus | undefined;
+  type?: InvoiceType | undefined;
+  createdFrom?: string | undefined;
+  createdTo?: string | undefined;
+}
+
+/** A page of live invoices, newest first (limit + 1 rows: see toPage). */
+export async function listInvoices(
+  db: Kysely<DB>,
+  organizationId: string,
+  filters: InvoiceFilters,
+  page: { limit: number; cursor: PageCursor | undefined },
+): Promise<InvoiceRow[]> {
+  let q = db
+    .selectFrom('invoices')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where('deleted_at', 'is', null);
+  if (filters.orderId !== undefined) q = q.where('order_id', '=', filters.orderId);
+  if (filters.status !== undefined) q = q.where('status', '=', filters.status);
+  if (filters.type !== undefined) q = q.where('type', '=', filters.type);
+  if (filters.createdFrom !== undefined) q = q.where('created_at', '>=', filters.createdFrom);
+  if (filters.createdTo !== undefined) q = q.where('created_at', '<', filters.createdTo);
+  if (page.cursor !== undefined) q = q.where(afterCursor(page.cursor));
+  return q
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(page.limit + 1)
+    .execute();
+}

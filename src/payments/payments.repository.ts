@@ -1,0 +1,111 @@
+// SQL for the payments table only. Every query is scoped by organization first; deleted
+// payments are excluded from reads unless a function says otherwise.
+import type { Kysely, Selectable, Updateable } from 'kysely';
+import { afterCursor, type PageCursor } from '../db/pagination.ts';
+import type { DB, PaymentStatus, PaymentType, PaymentsTable } from '../db/schema.ts';
+
+export type PaymentRow = Selectable<PaymentsTable>;
+
+export async function findPayment(
+  db: Kysely<DB>,
+  organizationId: string,
+  id: string,
+): Promise<PaymentRow | undefined> {
+  return db
+    .selectFrom('payments')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where('id', '=', id)
+    .where('deleted_at', 'is', null)
+    .executeTakeFirst();
+}
+
+/** The non-deleted payment holding a transactionRef for a type (§6.3), if any. */
+export async function findByTransactionRef(
+  db: Kysely<DB>,
+  organizationId: string,
+  type: PaymentType,
+  transactionRef: string,
+): Promise<PaymentRow | undefined> {
+  return db
+    .selectFrom('payments')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where('type', '=', type)
+    .where('transaction_ref', '=', transactionRef)
+    .where('deleted_at', 'is', null)
+    .executeTakeFirst();
+}
+
+export async function insertPayment(db: Kysely<DB>, row: PaymentRow): Promise<void> {
+  await db.insertInto('payments').values(row).execute();
+}
+
+export async function updatePayment(
+  db: Kysely<DB>,
+  organizationId: string,
+  id: string,
+  patch: Updateable<PaymentsTable>,
+): Promise<void> {
+  await db
+    .updateTable('payments')
+    .set(patch)
+    .where('organization_id', '=', organizationId)
+    .where('id', '=', id)
+    .execute();
+}
+
+/** All non-deleted payments of an order, newest first (at most maxPaymentsPerOrder). */
+export async function paymentsOfOrder(
+  db: Kysely<DB>,
+  organizationId: string,
+  orderId: string,
+): Promise<PaymentRow[]> {
+  return db
+    .selectFrom('payments')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where('order_id', '=', orderId)
+    .where('deleted_at', 'is', null)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .execute();
+}
+
+export interface PaymentFilters {
+  orderId?: string | undefined;
+  type?: PaymentType | undefined;
+  status?: PaymentStatus | undefined;
+  methodId?: string | undefined;
+  customerUid?: string | undefined;
+  invoiceId?: string | undefined;
+  createdFrom?: string | undefined;
+  createdTo?: string | undefined;
+}
+
+export async function listPayments(
+  db: Kysely<DB>,
+  organizationId: string,
+  filters: PaymentFilters,
+  page: { limit: number; cursor: PageCursor | undefined },
+): Promise<PaymentRow[]> {
+  let q = db
+    .selectFrom('payments')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where('deleted_at', 'is', null);
+  if (filters.orderId !== undefined) q = q.where('order_id', '=', filters.orderId);
+  if (filters.type !== undefined) q = q.where('type', '=', filters.type);
+  if (filters.status !== undefined) q = q.where('status', '=', filters.status);
+  if (filters.methodId !== undefined) q = q.where('method_id', '=', filters.methodId);
+  if (filters.customerUid !== undefined) q = q.where('customer_uid', '=', filters.customerUid);
+  if (filters.invoiceId !== undefined) q = q.where('invoice_id', '=', filters.invoiceId);
+  if (filters.createdFrom !== undefined) q = q.where('created_at', '>=', filters.createdFrom);
+  if (filters.createdTo !== undefined) q = q.where('created_at', '<', filters.createdTo);
+  if (page.cursor !== undefined) q = q.where(afterCursor(page.cursor));
+  return q
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(page.limit + 1)
+    .execute();
+}

@@ -1,0 +1,130 @@
+// How payments look on the wire (the seed's item shape plus API.md §3.5's additions), with
+// `can` computed by the same rules that guard the actions.
+import type { Kysely } from 'kysely';
+import type { DB, PaymentStatus, PaymentType } from '../db/schema.ts';
+import { formatAmount } from '../money/wire.ts';
+import type { OrderRow } from '../orders/orders.repository.ts';
+import {
+  paymentMethodsByIds,
+  type PaymentMethod,
+} from '../payment-methods/payment-methods.service.ts';
+import { auditOf, type AuditFields } from '../shared/audit.ts';
+import type { RequestContext } from '../shared/context.ts';
+import * as repo from './payments.repository.ts';
+import {
+  orderRefundableMinor,
+  paymentCan,
+  refundableMinor,
+  type OrderFacts,
+  type PaymentAction,
+  type PaymentFacts,
+} from './payments.rules.ts';
+
+export interface Payment extends AuditFields {
+  id: string;
+  orderId: string;
+  type: PaymentType;
+  status: PaymentStatus;
+  amount: number;
+  custom: boolean;
+  methodUid: string | null;
+  customerUid: string | null;
+  sourcePaymentId: string | null;
+  transactionRef: string | null;
+  attrs: Record<string, unknown>;
+  invoiceId: string | null;
+  note: string | null;
+  completedAt: string | null;
+  reversedAt: string | null;
+  /** Receipts only: Σ complete refunds against it. */
+  refundedAmount?: number;
+  /** Receipts only: what a new refund against it may take now. */
+  refundableAmount?: number;
+  can: PaymentAction[];
+}
+
+export interface OrderPayments {
+  items: Payment[];
+  paymentMethods: PaymentMethod[];
+}
+
+export function paymentFacts(row: repo.PaymentRow): PaymentFacts {
+  return {
+    type: row.type,
+    status: row.status,
+    amountMinor: row.amount_minor,
+    refundsReservedMinor: row.refunds_reserved_minor,
+    liveRefundCount: row.live_refunds,
+  };
+}
+
+export function orderFacts(ctx: RequestContext, order: OrderRow): OrderFacts {
+  return {
+    status: order.status,
+    totalMinor: order.total_minor,
+    paidMinor: order.paid_minor,
+    pendingMinor: order.pending_minor,
+    pendingRefundsMinor: order.pending_refunds_minor,
+    paymentCount: order.payment_count,
+    maxPaymentsPerOrder: ctx.organization.maxPaymentsPerOrder,
+  };
+}
+
+export function toPayment(ctx: RequestContext, row: repo.PaymentRow, order: OrderFacts): Payment {
+  const facts = paymentFacts(row);
+  const receiptFigures =
+    row.type === 'receipt'
+      ? {
+          refundedAmount: formatAmount(ctx, row.refunded_minor),
+          refundableAmount: formatAmount(
+            ctx,
+            Math.min(refundableMinor(facts), orderRefundableMinor(order)),
+          ),
+        }
+      : {};
+  return {
+    id: row.id,
+    orderId: row.order_id,
+    type: row.type,
+    status: row.status,
+    amount: formatAmount(ctx, row.amount_minor),
+    custom: row.custom === 1,
+    methodUid: row.method_id,
+    customerUid: row.customer_uid,
+    sourcePaymentId: row.source_payment_id,
+    transactionRef: row.transaction_ref,
+    attrs: JSON.parse(row.attrs) as Record<string, unknown>,
+    invoiceId: row.invoice_id,
+    note: row.note,
+    completedAt: row.completed_at,
+    reversedAt: row.reversed_at,
+    ...receiptFigures,
+    can: paymentCan(facts, order, ctx.role),
+    ...auditOf(row),
+  };
+}
+
+/** `{items, paymentMethods}`: payments and the methods they reference (the seed's shape). */
+export async function withMethods(
+  db: Kysely<DB>,
+  ctx: RequestContext,
+  items: Payment[],
+): Promise<OrderPayments> {
+  const methodIds = items.flatMap((p) => (p.methodUid === null ? [] : [p.methodUid]));
+  return { items, paymentMethods: await paymentMethodsByIds(db, ctx.organization.id, methodIds) };
+}
+
+/** The order's non-deleted payments, newest first, with their methods. */
+export async function orderPayments(
+  db: Kysely<DB>,
+  ctx: RequestContext,
+  order: OrderRow,
+): Promise<OrderPayments> {
+  const facts = orderFacts(ctx, order);
+  const rows = await repo.paymentsOfOrder(db, ctx.organization.id, order.id);
+  return withMethods(
+    db,
+    ctx,
+    rows.map((row) => toPayment(ctx, row, facts)),
+  );
+}
