@@ -22,6 +22,7 @@ import {
 import { orderRoutes } from './orders/orders.routes.ts';
 import { paymentMethodRoutes } from './payment-methods/payment-methods.routes.ts';
 import { invoiceRoutes } from './invoices/invoices.routes.ts';
+import { paymentRoutes } from './payments/payments.routes.ts';
 
 export interface AppOptions {
   config: Config;
@@ -114,6 +115,7 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
       await om.register(orderRoutes(database));
       await om.register(paymentMethodRoutes(database));
       await om.register(invoiceRoutes(database));
+      await om.register(paymentRoutes(database));
     },
     { prefix: '/v1/om' },
   );

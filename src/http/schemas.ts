@@ -16,6 +16,17 @@ export function ParamsBody<P extends TProperties>(properties: P) {
   );
 }
 
+/** A body that may be left out entirely (`{"params": {...}}`, `{}` or nothing at all). */
+export function OptionalParamsBody<P extends TProperties>(properties: P) {
+  return Type.Union([
+    Type.Object(
+      { params: Type.Optional(Type.Object(properties, { additionalProperties: false })) },
+      { additionalProperties: false },
+    ),
+    Type.Null(),
+  ]);
+}
+
 export const Warning = Type.Object(
   { code: Type.String(), message: Type.String() },
   { additionalProperties: true },

@@ -1,8 +1,14 @@
 // TypeBox schemas of the invoice endpoints (API.md §3.4): they validate, type, serialize and
 // document each route.
-import { Type, type TProperties, type TSchema } from '@sinclair/typebox';
+import { Type, type TSchema } from '@sinclair/typebox';
 import { INVOICE_TYPES } from '../db/schema.ts';
-import { AuditSchemaFields, Id, ListQuery, ParamsBody } from '../http/schemas.ts';
+import {
+  OptionalParamsBody,
+  AuditSchemaFields,
+  Id,
+  ListQuery,
+  ParamsBody,
+} from '../http/schemas.ts';
 import { INVOICE_ACTIONS, INVOICE_STATUSES } from './invoices.rules.ts';
 
 export const InvoiceTypeSchema = Type.Union(
@@ -68,17 +74,6 @@ export const UpdateInvoiceBody = ParamsBody({
   referenceInvoiceId: Type.Optional(ReferenceParam),
   applyExpiresAt: Type.Optional(ExpiresParam),
 });
-
-/** A body that may be left out entirely (`{"params": {...}}`, `{}` or nothing at all). */
-function OptionalParamsBody<P extends TProperties>(properties: P) {
-  return Type.Union([
-    Type.Object(
-      { params: Type.Optional(Type.Object(properties, { additionalProperties: false })) },
-      { additionalProperties: false },
-    ),
-    Type.Null(),
-  ]);
-}
 
 export const CloseInvoiceBody = OptionalParamsBody({
   invoiceSource: Type.Optional(

@@ -2,7 +2,13 @@
 // (../shared/spec/seed-payments-api.txt), plus API.md §3.5's additions.
 import { Type } from '@sinclair/typebox';
 import { PAYMENT_STATUSES, PAYMENT_TYPES } from '../db/schema.ts';
-import { AuditSchemaFields, Id, ListQuery, ParamsBody } from '../http/schemas.ts';
+import {
+  AuditSchemaFields,
+  Id,
+  ListQuery,
+  OptionalParamsBody,
+  ParamsBody,
+} from '../http/schemas.ts';
 import { Amount } from '../orders/orders.schemas.ts';
 import { PaymentMethodSchema } from '../payment-methods/payment-methods.schemas.ts';
 import { PAYMENT_ACTIONS } from './payments.rules.ts';
@@ -77,15 +83,14 @@ export const UpdatePaymentBody = ParamsBody({
   note: Type.Optional(Type.Union([Note, Type.Null()])),
 });
 
-export const ConfirmPaymentBody = Type.Optional(
-  ParamsBody({
-    id: Type.Optional(Id),
-    orderId: Type.Optional(Id),
-    customerUid: Type.Optional(Ref),
-    transactionRef: Type.Optional(Ref),
-    attrs: Type.Optional(Attrs),
-  }),
-);
+/** The seed's confirm body; it may also be left out. */
+export const ConfirmPaymentBody = OptionalParamsBody({
+  id: Type.Optional(Id),
+  orderId: Type.Optional(Id),
+  customerUid: Type.Optional(Ref),
+  transactionRef: Type.Optional(Ref),
+  attrs: Type.Optional(Attrs),
+});
 
 export const ListPaymentsQuery = ListQuery({
   orderId: Type.Optional(Id),

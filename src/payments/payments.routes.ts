@@ -1,0 +1,160 @@
+// The seed's four payment endpoints plus reads. Thin: schema in, one service call, envelope out.
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Database } from '../db/engine.ts';
+import { contextOf } from '../http/auth.ts';
+import { ok } from '../http/envelope.ts';
+import { IdPath, OrgHeaders, Success, responses } from '../http/schemas.ts';
+import {
+  ConfirmPaymentBody,
+  CreatePaymentBody,
+  HistoryRecordSchema,
+  ListPaymentsQuery,
+  OrderPaymentsSchema,
+  PaymentSchema,
+  UpdatePaymentBody,
+} from './payments.schemas.ts';
+import * as service from './payments.service.ts';
+
+const tags = ['payments'];
+const headers = OrgHeaders;
+
+/** Under /v1/om (organization keys). */
+export function paymentRoutes(database: Database): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    app.post(
+      '/payments',
+      {
+        schema: {
+          tags,
+          headers,
+          summary: 'Create a payment (receipt or refund) for an order',
+          body: CreatePaymentBody,
+          response: responses(Type.Object({ id: Type.String() })),
+        },
+      },
+      async (request) => {
+        const { data, warnings } = await service.createPayment(
+          database,
+          contextOf(request),
+          request.body.params,
+        );
+        return ok(request.id, data, warnings);
+      },
+    );
+    app.delete(
+      '/payments/:uid',
+      {
+        schema: {
+          tags,
+          headers,
+          summary: "Delete a payment that never completed; answers the order's remaining payments",
+          params: IdPath,
+          response: responses(OrderPaymentsSchema),
+        },
+      },
+      async (request) =>
+        ok(
+          request.id,
+          await service.deletePayment(database, contextOf(request), request.params.uid),
+        ),
+    );
+    app.patch(
+      '/payments/:uid',
+      {
+        schema: {
+          tags,
+          headers,
+          summary:
+            'Update a payment; money fields of a complete one only with correction: true (manager)',
+          params: IdPath,
+          body: UpdatePaymentBody,
+          response: responses(Success),
+        },
+      },
+      async (request) => {
+        const { data, warnings } = await service.updatePayment(
+          database,
+          contextOf(request),
+          request.params.uid,
+          request.body.params,
+        );
+        return ok(request.id, data, warnings);
+      },
+    );
+    app.patch(
+      '/payments/:uid/confirm',
+      {
+        schema: {
+          tags,
+          headers,
+          summary: "Mark a payment as completed; answers the order's payments",
+          params: IdPath,
+          body: ConfirmPaymentBody,
+          response: responses(OrderPaymentsSchema),
+        },
+      },
+      async (request) => {
+        const { data, warnings } = await service.confirmPayment(
+          database,
+          contextOf(request),
+          request.params.uid,
+          request.body?.params,
+        );
+        return ok(request.id, data, warnings);
+      },
+    );
+    app.get(
+      '/payments',
+      {
+        schema: {
+          tags,
+          headers,
+          summary: 'List payments, newest first',
+          querystring: ListPaymentsQuery,
+          response: responses(
+            Type.Object({
+              items: OrderPaymentsSchema.properties.items,
+              paymentMethods: OrderPaymentsSchema.properties.paymentMethods,
+              next: Type.Union([Type.String(), Type.Null()]),
+            }),
+          ),
+        },
+      },
+      async (request) =>
+        ok(request.id, await service.listPayments(database, contextOf(request), request.query)),
+    );
+    app.get(
+      '/payments/:uid',
+      {
+        schema: {
+          tags,
+          headers,
+          summary: 'Get a payment with what this key may do with it',
+          params: IdPath,
+          response: responses(Type.Object({ payment: PaymentSchema })),
+        },
+      },
+      async (request) =>
+        ok(request.id, {
+          payment: await service.getPayment(database, contextOf(request), request.params.uid),
+        }),
+    );
+    app.get(
+      '/payments/:uid/history',
+      {
+        schema: {
+          tags,
+          headers,
+          summary: "The payment's change records with before/after values, oldest first",
+          params: IdPath,
+          response: responses(Type.Object({ items: Type.Array(HistoryRecordSchema) })),
+        },
+      },
+      async (request) =>
+        ok(request.id, {
+          items: await service.paymentHistory(database, contextOf(request), request.params.uid),
+        }),
+    );
+  };
+}

@@ -1,0 +1,777 @@
+// Payments (API.md §3.5, §5, §6): receipts and refunds against orders. Every change runs in
+// one transaction that locks the order first, then loads, decides with the pure rules, and
+// writes the payment, the order's figures, the source receipt's refund totals and an event
+// together — so concurrent requests, on one server or many, can never over-collect or
+// over-refund.
+import type { Database, Tx } from '../db/engine.ts';
+import { isUniqueViolation } from '../db/constraints.ts';
+import { decodeCursor, toPage } from '../db/pagination.ts';
+import type { PaymentStatus, PaymentType } from '../db/schema.ts';
+import { AppError, failureToError, invalidParameter, throwIfFailed } from '../errors.ts';
+import { appendEvent, diff, eventsOf, type EventRecord } from '../events/events.repository.ts';
+import { findInvoice } from '../invoices/invoices.repository.ts';
+import { formatAmount, parseAmount } from '../money/wire.ts';
+import {
+  findOrder,
+  findOrdersByIds,
+  updateOrder,
+  type OrderRow,
+} from '../orders/orders.repository.ts';
+import { balanceWarnings } from '../orders/orders.service.ts';
+import { findPaymentMethodForUse } from '../payment-methods/payment-methods.repository.ts';
+import { createdBy, updatedBy } from '../shared/audit.ts';
+import type { RequestContext } from '../shared/context.ts';
+import { newId, nowIso } from '../shared/ids.ts';
+import { normalizeOptionalInstant } from '../shared/instants.ts';
+import { requireRole } from '../shared/roles.ts';
+import { warning, type Warning, type WithWarnings } from '../shared/warnings.ts';
+import * as repo from './payments.repository.ts';
+import {
+  canCreateAs,
+  canTransition,
+  checkPaymentAction,
+  countLimit,
+  isLive,
+  moveFigures,
+  orderRefundableMinor,
+  receiptCapacityMinor,
+  refundableMinor,
+  type Figures,
+} from './payments.rules.ts';
+import {
+  orderFacts,
+  orderPayments,
+  paymentFacts,
+  toPayment,
+  withMethods,
+  type OrderPayments,
+  type Payment,
+} from './payments.view.ts';
+
+type Row = repo.PaymentRow;
+
+// ---------------------------------------------------------------------------------------
+// The one write path: a payment moves from `before` to `after` (null: created / deleted),
+// and everything that depends on it moves in the same transaction.
+
+interface Move {
+  before: Row | null;
+  after: Row;
+  /** The payment is soft-deleted by this move. */
+  deleted?: boolean;
+  eventType: string;
+  /** Record before/after values of the changed fields in the event. */
+  changes?: boolean;
+}
+
+const counted = (row: Row | null, deleted = false) =>
+  row === null || deleted
+    ? null
+    : { type: row.type, status: row.status, amountMinor: row.amount_minor };
+
+function figuresOfOrder(order: OrderRow): Figures {
+  return {
+    paidMinor: order.paid_minor,
+    refundedMinor: order.refunded_minor,
+    pendingMinor: order.pending_minor,
+    pendingRefundsMinor: order.pending_refunds_minor,
+  };
+}
+
+/** What a refund contributes to its source receipt's refund totals. */
+function refundShare(row: Row | null, deleted = false) {
+  if (row === null || deleted || row.type !== 'refund' || row.source_payment_id === null)
+    return null;
+  return {
+    sourceId: row.source_payment_id,
+    reservedMinor: isLive(row.status) ? row.amount_minor : 0,
+    refundedMinor: row.status === 'complete' ? row.amount_minor : 0,
+    live: isLive(row.status) ? 1 : 0,
+  };
+}
+
+async function adjustSources(
+  tx: Tx,
+  ctx: RequestContext,
+  before: Row | null,
+  after: Row | null,
+  deleted: boolean,
+) {
+  const minus = refundShare(before);
+  const plus = refundShare(after, deleted);
+  const deltas = new Map<string, { reserved: number; refunded: number; live: number }>();
+  const add = (share: ReturnType<typeof refundShare>, sign: number) => {
+    if (share === null) return;
+    const d = deltas.get(share.sourceId) ?? { reserved: 0, refunded: 0, live: 0 };
+    d.reserved += sign * share.reservedMinor;
+    d.refunded += sign * share.refundedMinor;
+    d.live += sign * share.live;
+    deltas.set(share.sourceId, d);
+  };
+  add(minus, -1);
+  add(plus, 1);
+  for (const [sourceId, d] of deltas) {
+    if (d.reserved === 0 && d.refunded === 0 && d.live === 0) continue;
+    const source = await repo.findPayment(tx, ctx.organization.id, sourceId);
+    if (source === undefined) throw new Error('refund source vanished inside the order lock');
+    await repo.updatePayment(tx, ctx.organization.id, sourceId, {
+      refunds_reserved_minor: source.refunds_reserved_minor + d.reserved,
+      refunded_minor: source.refunded_minor + d.refunded,
+      live_refunds: source.live_refunds + d.live,
+    });
+  }
+}
+
+/** Applies a move; returns the order as it is afterwards. */
+async function commitMove(
+  tx: Tx,
+  ctx: RequestContext,
+  order: OrderRow,
+  move: Move,
+): Promise<OrderRow> {
+  const { before, after, deleted = false } = move;
+  if (before === null) await repo.insertPayment(tx, after);
+  else await repo.updatePayment(tx, ctx.organization.id, after.id, changedColumns(before, after));
+  const figures = moveFigures(figuresOfOrder(order), counted(before), counted(after, deleted));
+  const countDelta = (before === null ? 1 : 0) - (deleted ? 1 : 0);
+  const orderAfter: OrderRow = {
+    ...order,
+    paid_minor: figures.paidMinor,
+    refunded_minor: figures.refundedMinor,
+    pending_minor: figures.pendingMinor,
+    pending_refunds_minor: figures.pendingRefundsMinor,
+    payment_count: order.payment_count + countDelta,
+  };
+  await updateOrder(tx, ctx.organization.id, order.id, {
+    paid_minor: orderAfter.paid_minor,
+    refunded_minor: orderAfter.refunded_minor,
+    pending_minor: orderAfter.pending_minor,
+    pending_refunds_minor: orderAfter.pending_refunds_minor,
+    payment_count: orderAfter.payment_count,
+  });
+  await adjustSources(tx, ctx, before, after, deleted);
+  const facts = orderFacts(ctx, orderAfter);
+  const view = toPayment(ctx, after, facts);
+  await appendEvent(tx, ctx, {
+    type: move.eventType,
+    entityType: 'payment',
+    entityId: after.id,
+    data: view,
+    changes:
+      move.changes && before !== null
+        ? diff(eventFields(toPayment(ctx, before, facts)), eventFields(view))
+        : undefined,
+    at: after.updated_at,
+  });
+  return orderAfter;
+}
+
+/** The business fields of a payment whose changes history records (not `can`, not audit). */
+const NOT_IN_HISTORY = new Set(['can', 'createdAt', 'updatedAt', 'updatedBy', 'updatedVia']);
+function eventFields(p: Payment): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(p).filter(([key]) => !NOT_IN_HISTORY.has(key)));
+}
+
+function changedColumns(before: Row, after: Row): Partial<Row> {
+  const patch: Partial<Row> = {};
+  for (const key of Object.keys(after) as (keyof Row)[]) {
+    if (after[key] !== before[key]) (patch as Record<string, unknown>)[key] = after[key];
+  }
+  return patch;
+}
+
+/** Warnings for the order's balance, when this move changed what was received. */
+function moneyWarnings(ctx: RequestContext, before: OrderRow, after: OrderRow): Warning[] {
+  return before.paid_minor === after.paid_minor ? [] : balanceWarnings(ctx, after);
+}
+
+// ---------------------------------------------------------------------------------------
+// Checks shared by create and update.
+
+async function usableMethod(
+  tx: Tx,
+  database: Database,
+  ctx: RequestContext,
+  methodId: string,
+): Promise<void> {
+  const method = await findPaymentMethodForUse(tx, database.engine, ctx.organization.id, methodId);
+  if (method === undefined || method.visible !== 1) {
+    throw new AppError('MethodNotFound', { field: 'methodId', methodId });
+  }
+}
+
+async function usableInvoice(
+  tx: Tx,
+  ctx: RequestContext,
+  order: OrderRow,
+  invoiceId: string,
+): Promise<void> {
+  const invoice = await findInvoice(tx, ctx.organization.id, invoiceId);
+  if (invoice === undefined || invoice.order_id !== order.id) {
+    throw new AppError('INVOICE_NOT_FOUND', { field: 'invoiceId', invoiceId });
+  }
+  if (invoice.status !== 'open')
+    throw new AppError('INVOICE_CLOSED', { field: 'invoiceId', invoiceId });
+}
+
+/** A refund's source: a complete receipt of the same order (§3.5). */
+async function usableSource(
+  tx: Tx,
+  ctx: RequestContext,
+  order: OrderRow,
+  sourceId: string,
+): Promise<Row> {
+  const source = await repo.findPayment(tx, ctx.organization.id, sourceId);
+  if (source === undefined)
+    throw invalidParameter('sourcePaymentId', 'no such payment', { sourcePaymentId: sourceId });
+  if (source.type !== 'receipt' || source.status !== 'complete' || source.order_id !== order.id) {
+    throw new AppError('INVALID_STATUS', {
+      field: 'sourcePaymentId',
+      reason: 'the source must be a complete receipt of the same order',
+      sourceType: source.type,
+      sourceStatus: source.status,
+    });
+  }
+  return source;
+}
+
+async function uniqueTransactionRef(
+  tx: Tx,
+  ctx: RequestContext,
+  type: PaymentType,
+  ref: string,
+  selfId: string,
+) {
+  const holder = await repo.findByTransactionRef(tx, ctx.organization.id, type, ref);
+  if (holder !== undefined && holder.id !== selfId) {
+    throw new AppError('DUPLICATE_TRANSACTION_REF', {
+      field: 'transactionRef',
+      paymentId: holder.id,
+    });
+  }
+}
+
+function limitReached(ctx: RequestContext, limit: string, availableMinor: number): AppError {
+  return new AppError('LIMIT_REACHED', {
+    field: 'amount',
+    limit,
+    available: formatAmount(ctx, Math.max(0, availableMinor)),
+  });
+}
+
+/**
+ * Checks an amount against §6.2, with `own` — the payment's current contribution — given
+ * back first, so an update is checked as if the payment were not there yet.
+ */
+function checkAmount(
+  ctx: RequestContext,
+  type: PaymentType,
+  amountMinor: number,
+  order: OrderRow,
+  source: Row | null,
+  own: { orderMinor: number; sourceMinor: number },
+): void {
+  const facts = orderFacts(ctx, order);
+  if (type === 'receipt') {
+    const available = receiptCapacityMinor(facts) + own.orderMinor;
+    if (amountMinor > available) throw limitReached(ctx, 'orderTotal', available);
+    return;
+  }
+  if (source !== null) {
+    const available = refundableMinor(paymentFacts(source)) + own.sourceMinor;
+    if (amountMinor > available) throw limitReached(ctx, 'sourceRefundable', available);
+  }
+  const available = orderRefundableMinor(facts) + own.orderMinor;
+  if (amountMinor > available) throw limitReached(ctx, 'orderRefundable', available);
+}
+
+// ---------------------------------------------------------------------------------------
+// Create (§3.5.1).
+
+export interface CreatePaymentInput {
+  orderId: string;
+  type: PaymentType;
+  custom?: boolean | undefined;
+  amount?: number | undefined;
+  methodId?: string | undefined;
+  customerUid?: string | undefined;
+  status?: PaymentStatus | undefined;
+  sourcePaymentId?: string | undefined;
+  transactionRef?: string | undefined;
+  attrs?: Record<string, unknown> | undefined;
+  invoiceId?: string | undefined;
+  note?: string | undefined;
+}
+
+export async function createPayment(
+  database: Database,
+  ctx: RequestContext,
+  input: CreatePaymentInput,
+): Promise<WithWarnings<{ id: string }>> {
+  requireRole(ctx, 'cashier');
+  const status = input.status ?? 'pending';
+  if (!canCreateAs(status)) throw new AppError('INVALID_STATUS', { field: 'status', status });
+  if (input.type === 'receipt' && input.sourcePaymentId !== undefined) {
+    throw invalidParameter('sourcePaymentId', 'only refunds have a source');
+  }
+  const amountMinor =
+    input.amount === undefined ? undefined : parseAmount(ctx, 'amount', input.amount);
+  const organizationId = ctx.organization.id;
+
+  /** §6.3: gateway callbacks and POS retries converge on one record. */
+  const converge = (existing: Row): WithWarnings<{ id: string }> => {
+    if (
+      existing.order_id === input.orderId &&
+      (amountMinor === undefined || existing.amount_minor === amountMinor)
+    ) {
+      return {
+        data: { id: existing.id },
+        warnings: [warning('ALREADY_RECORDED', { paymentId: existing.id })],
+      };
+    }
+    throw new AppError('DUPLICATE_TRANSACTION_REF', {
+      field: 'transactionRef',
+      paymentId: existing.id,
+    });
+  };
+
+  try {
+    return await database.transactionLocking(
+      'orders',
+      organizationId,
+      input.orderId,
+      async (tx, found) => {
+        const order = found ? await findOrder(tx, organizationId, input.orderId) : undefined;
+        if (order === undefined)
+          throw new AppError('ORDER_NOT_FOUND', { field: 'orderId', orderId: input.orderId });
+        if (input.transactionRef !== undefined) {
+          const existing = await repo.findByTransactionRef(
+            tx,
+            organizationId,
+            input.type,
+            input.transactionRef,
+          );
+          if (existing !== undefined) return converge(existing);
+        }
+        if (order.status === 'canceled') throw new AppError('ORDER_CANCELED');
+        if (order.status === 'closed') {
+          if (input.type === 'receipt') throw new AppError('ORDER_CLOSED');
+          requireRole(ctx, 'manager'); // returns after the sale are a manager's call (§4)
+        }
+        const facts = orderFacts(ctx, order);
+        if (facts.paymentCount >= facts.maxPaymentsPerOrder)
+          throw failureToError(countLimit(facts));
+
+        const source =
+          input.sourcePaymentId === undefined
+            ? null
+            : await usableSource(tx, ctx, order, input.sourcePaymentId);
+        if (input.type === 'refund' && source === null) {
+          // A refund without a source is limited only by the order: a manager's decision.
+          requireRole(ctx, 'manager');
+        }
+        const methodId = input.methodId ?? source?.method_id ?? null;
+        if (input.methodId !== undefined) await usableMethod(tx, database, ctx, input.methodId);
+        else if (methodId === null) {
+          throw invalidParameter(
+            'methodId',
+            input.type === 'receipt'
+              ? 'is required for receipts'
+              : 'is required for a refund without sourcePaymentId',
+          );
+        }
+        if (input.invoiceId !== undefined) await usableInvoice(tx, ctx, order, input.invoiceId);
+
+        let amount: number;
+        if (amountMinor !== undefined) {
+          checkAmount(ctx, input.type, amountMinor, order, source, {
+            orderMinor: 0,
+            sourceMinor: 0,
+          });
+          amount = amountMinor;
+        } else if (input.type === 'receipt') {
+          amount = receiptCapacityMinor(facts);
+          if (amount <= 0) throw limitReached(ctx, 'orderTotal', 0);
+        } else {
+          if (source === null)
+            throw invalidParameter('amount', 'is required for a refund without sourcePaymentId');
+          amount = Math.min(refundableMinor(paymentFacts(source)), orderRefundableMinor(facts));
+          if (amount <= 0) throw limitReached(ctx, 'sourceRefundable', 0);
+        }
+
+        const at = nowIso();
+        const row: Row = {
+          organization_id: organizationId,
+          id: newId(),
+          order_id: order.id,
+          type: input.type,
+          status,
+          amount_minor: amount,
+          custom: (input.custom ?? amountMinor !== undefined) ? 1 : 0,
+          method_id: methodId,
+          customer_uid: input.customerUid ?? null,
+          source_payment_id: source?.id ?? null,
+          transaction_ref: input.transactionRef ?? null,
+          attrs: JSON.stringify(input.attrs ?? {}),
+          invoice_id: input.invoiceId ?? null,
+          note: input.note ?? null,
+          completed_at: status === 'complete' ? at : null,
+          reversed_at: null,
+          deleted_at: null,
+          refunded_minor: 0,
+          refunds_reserved_minor: 0,
+          live_refunds: 0,
+          ...createdBy(ctx, at),
+        };
+        const orderAfter = await commitMove(tx, ctx, order, {
+          before: null,
+          after: row,
+          eventType: 'payment.created',
+        });
+        return { data: { id: row.id }, warnings: moneyWarnings(ctx, order, orderAfter) };
+      },
+    );
+  } catch (error) {
+    // Two creates with one transactionRef raced past the check (on different orders, so
+    // different locks): the unique index caught the loser, which converges here.
+    if (isUniqueViolation(error) && input.transactionRef !== undefined) {
+      const existing = await repo.findByTransactionRef(
+        database.db,
+        organizationId,
+        input.type,
+        input.transactionRef,
+      );
+      if (existing !== undefined) return converge(existing);
+    }
+    throw error;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Changes to an existing payment.
+
+/** Locks the payment's order, then reloads both inside the lock. */
+async function withLockedPayment<T>(
+  database: Database,
+  ctx: RequestContext,
+  id: string,
+  fn: (tx: Tx, payment: Row, order: OrderRow) => Promise<T>,
+): Promise<T> {
+  const organizationId = ctx.organization.id;
+  const seen = await repo.findPayment(database.db, organizationId, id);
+  if (seen === undefined) throw new AppError('NOT_FOUND');
+  return database.transactionLocking('orders', organizationId, seen.order_id, async (tx) => {
+    const payment = await repo.findPayment(tx, organizationId, id);
+    if (payment === undefined) throw new AppError('NOT_FOUND');
+    const order = await findOrder(tx, organizationId, payment.order_id);
+    if (order === undefined) throw new Error('payment without order');
+    return fn(tx, payment, order);
+  });
+}
+
+/** The seed's bodies may repeat the payment's `id` and `orderId`; they must match. */
+function checkIdentity(
+  payment: Row,
+  body: { id?: string | undefined; orderId?: string | undefined },
+): void {
+  if (body.id !== undefined && body.id !== payment.id)
+    throw invalidParameter('id', 'does not match the payment in the path');
+  if (body.orderId !== undefined && body.orderId !== payment.order_id) {
+    throw invalidParameter('orderId', "does not match the payment's order");
+  }
+}
+
+function mergeAttrs(current: string, patch: Record<string, unknown> | undefined): string {
+  return patch === undefined
+    ? current
+    : JSON.stringify({ ...(JSON.parse(current) as object), ...patch });
+}
+
+export interface ConfirmPaymentInput {
+  id?: string | undefined;
+  orderId?: string | undefined;
+  customerUid?: string | undefined;
+  transactionRef?: string | undefined;
+  attrs?: Record<string, unknown> | undefined;
+}
+
+/** pending/progress → complete (§3.5.4). Confirming a complete payment again is a no-op. */
+export async function confirmPayment(
+  database: Database,
+  ctx: RequestContext,
+  id: string,
+  input: ConfirmPaymentInput = {},
+): Promise<WithWarnings<OrderPayments>> {
+  return withLockedPayment(database, ctx, id, async (tx, payment, order) => {
+    checkIdentity(payment, input);
+    if (payment.status === 'complete') {
+      requireRole(ctx, 'cashier');
+      return {
+        data: await orderPayments(tx, ctx, order),
+        warnings: [warning('ALREADY_COMPLETE', { paymentId: id })],
+      };
+    }
+    throwIfFailed(
+      checkPaymentAction('confirm', paymentFacts(payment), orderFacts(ctx, order), ctx.role),
+    );
+    if (input.transactionRef !== undefined)
+      await uniqueTransactionRef(tx, ctx, payment.type, input.transactionRef, id);
+    const at = nowIso();
+    const after: Row = {
+      ...payment,
+      status: 'complete',
+      completed_at: at,
+      customer_uid: input.customerUid ?? payment.customer_uid,
+      transaction_ref: input.transactionRef ?? payment.transaction_ref,
+      attrs: mergeAttrs(payment.attrs, input.attrs),
+      ...updatedBy(ctx, at),
+    };
+    const orderAfter = await commitMove(tx, ctx, order, {
+      before: payment,
+      after,
+      eventType: 'payment.confirmed',
+      changes: true,
+    });
+    return {
+      data: await orderPayments(tx, ctx, orderAfter),
+      warnings: moneyWarnings(ctx, order, orderAfter),
+    };
+  });
+}
+
+/** Soft delete of a payment that never completed (§3.5.2). */
+export async function deletePayment(
+  database: Database,
+  ctx: RequestContext,
+  id: string,
+): Promise<OrderPayments> {
+  return withLockedPayment(database, ctx, id, async (tx, payment, order) => {
+    throwIfFailed(
+      checkPaymentAction('delete', paymentFacts(payment), orderFacts(ctx, order), ctx.role),
+    );
+    const at = nowIso();
+    const after: Row = { ...payment, deleted_at: at, ...updatedBy(ctx, at) };
+    const orderAfter = await commitMove(tx, ctx, order, {
+      before: payment,
+      after,
+      deleted: true,
+      eventType: 'payment.deleted',
+    });
+    return orderPayments(tx, ctx, orderAfter);
+  });
+}
+
+export interface UpdatePaymentInput {
+  id?: string | undefined;
+  orderId?: string | undefined;
+  amount?: number | undefined;
+  methodId?: string | undefined;
+  custom?: boolean | undefined;
+  correction?: boolean | undefined;
+  customerUid?: string | null | undefined;
+  status?: PaymentStatus | undefined;
+  sourcePaymentId?: string | undefined;
+  transactionRef?: string | null | undefined;
+  attrs?: Record<string, unknown> | undefined;
+  note?: string | null | undefined;
+}
+
+/**
+ * §3.5.3. While pending/progress anything may change (limits re-checked); once complete,
+ * metadata may change, and money fields only as a manager's recorded correction; status
+ * changes follow §6.1 (`complete` confirms, `reversed` reverses).
+ */
+export async function updatePayment(
+  database: Database,
+  ctx: RequestContext,
+  id: string,
+  input: UpdatePaymentInput,
+): Promise<WithWarnings<{ success: true }>> {
+  const amountMinor =
+    input.amount === undefined ? undefined : parseAmount(ctx, 'amount', input.amount);
+  return withLockedPayment(database, ctx, id, async (tx, payment, order) => {
+    checkIdentity(payment, input);
+    const facts = orderFacts(ctx, order);
+    const pFacts = paymentFacts(payment);
+    const targetStatus = input.status ?? payment.status;
+    if (!canTransition(payment.status, targetStatus)) {
+      throw new AppError('INVALID_STATUS', {
+        field: 'status',
+        status: payment.status,
+        requested: targetStatus,
+      });
+    }
+    const moneyChange =
+      (amountMinor !== undefined && amountMinor !== payment.amount_minor) ||
+      (input.methodId !== undefined && input.methodId !== payment.method_id) ||
+      (input.sourcePaymentId !== undefined && input.sourcePaymentId !== payment.source_payment_id);
+    const isCorrection = payment.status === 'complete' && moneyChange;
+
+    // Which guarded action this request is: the same predicates as `can`.
+    if (targetStatus === 'reversed' && payment.status !== 'reversed') {
+      if (moneyChange)
+        throw invalidParameter('status', 'a reversal cannot change money fields at the same time');
+      throwIfFailed(checkPaymentAction('reverse', pFacts, facts, ctx.role));
+    } else if (isCorrection) {
+      if (input.correction !== true) {
+        throw new AppError('INVALID_STATUS', {
+          status: 'complete',
+          reason:
+            'amount, methodId and sourcePaymentId of a complete payment change only with correction: true',
+        });
+      }
+      throwIfFailed(checkPaymentAction('correct', pFacts, facts, ctx.role));
+    } else {
+      throwIfFailed(checkPaymentAction('update', pFacts, facts, ctx.role));
+      if (targetStatus === 'complete' && payment.status !== 'complete') {
+        throwIfFailed(checkPaymentAction('confirm', pFacts, facts, ctx.role));
+      }
+    }
+
+    // Validate what changes.
+    if (input.methodId !== undefined && input.methodId !== payment.method_id)
+      await usableMethod(tx, database, ctx, input.methodId);
+    let source: Row | null = null;
+    if (payment.type === 'refund') {
+      const sourceId = input.sourcePaymentId ?? payment.source_payment_id;
+      if (sourceId !== null) {
+        source =
+          sourceId === payment.source_payment_id
+            ? ((await repo.findPayment(tx, ctx.organization.id, sourceId)) ?? null)
+            : await usableSource(tx, ctx, order, sourceId);
+      }
+    } else if (input.sourcePaymentId !== undefined) {
+      throw invalidParameter('sourcePaymentId', 'only refunds have a source');
+    }
+    if (
+      input.transactionRef !== undefined &&
+      input.transactionRef !== null &&
+      input.transactionRef !== payment.transaction_ref
+    ) {
+      await uniqueTransactionRef(tx, ctx, payment.type, input.transactionRef, id);
+    }
+    const newAmount = amountMinor ?? payment.amount_minor;
+    if (
+      newAmount !== payment.amount_minor ||
+      (input.sourcePaymentId !== undefined && input.sourcePaymentId !== payment.source_payment_id)
+    ) {
+      // Give back what the payment itself holds now (a live payment counts against both the
+      // order and its source), then check the new amount as if it were new.
+      const own = isLive(payment.status) ? payment.amount_minor : 0;
+      const ownSource = source !== null && source.id === payment.source_payment_id ? own : 0;
+      checkAmount(ctx, payment.type, newAmount, order, source, {
+        orderMinor: own,
+        sourceMinor: ownSource,
+      });
+      if (payment.type === 'receipt' && newAmount < payment.refunds_reserved_minor) {
+        throw limitReached(ctx, 'refundedAmount', payment.refunds_reserved_minor);
+      }
+    }
+
+    const at = nowIso();
+    const after: Row = {
+      ...payment,
+      status: targetStatus,
+      amount_minor: newAmount,
+      custom:
+        input.custom !== undefined
+          ? input.custom
+            ? 1
+            : 0
+          : amountMinor !== undefined
+            ? 1
+            : payment.custom,
+      method_id: input.methodId ?? payment.method_id,
+      source_payment_id: payment.type === 'refund' ? (source?.id ?? null) : null,
+      customer_uid: input.customerUid === undefined ? payment.customer_uid : input.customerUid,
+      transaction_ref:
+        input.transactionRef === undefined ? payment.transaction_ref : input.transactionRef,
+      attrs: mergeAttrs(payment.attrs, input.attrs),
+      note: input.note === undefined ? payment.note : input.note,
+      completed_at:
+        targetStatus === 'complete' && payment.status !== 'complete' ? at : payment.completed_at,
+      reversed_at:
+        targetStatus === 'reversed' && payment.status !== 'reversed' ? at : payment.reversed_at,
+    };
+    if (Object.keys(changedColumns(payment, after)).length === 0) {
+      return { data: { success: true as const }, warnings: [] };
+    }
+    Object.assign(after, updatedBy(ctx, at));
+    const eventType =
+      after.status === 'reversed' && payment.status !== 'reversed'
+        ? 'payment.reversed'
+        : isCorrection
+          ? 'payment.corrected'
+          : after.status === 'complete' && payment.status !== 'complete'
+            ? 'payment.confirmed'
+            : 'payment.updated';
+    const orderAfter = await commitMove(tx, ctx, order, {
+      before: payment,
+      after,
+      eventType,
+      changes: true,
+    });
+    const warnings = moneyWarnings(ctx, order, orderAfter);
+    if (isCorrection) warnings.unshift(warning('CORRECTION_RECORDED', { paymentId: id }));
+    return { data: { success: true as const }, warnings };
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Reads (§3.5.5).
+
+export async function getPayment(
+  database: Database,
+  ctx: RequestContext,
+  id: string,
+): Promise<Payment> {
+  const row = await repo.findPayment(database.db, ctx.organization.id, id);
+  if (row === undefined) throw new AppError('NOT_FOUND');
+  const order = await findOrder(database.db, ctx.organization.id, row.order_id);
+  return toPayment(ctx, row, orderFacts(ctx, order!));
+}
+
+export async function paymentHistory(
+  database: Database,
+  ctx: RequestContext,
+  id: string,
+): Promise<EventRecord[]> {
+  const row = await repo.findPayment(database.db, ctx.organization.id, id);
+  if (row === undefined) throw new AppError('NOT_FOUND');
+  return eventsOf(database.db, ctx.organization.id, id);
+}
+
+export interface ListPaymentsQuery extends Omit<repo.PaymentFilters, 'createdFrom' | 'createdTo'> {
+  limit: number;
+  cursor?: string | undefined;
+  createdFrom?: string | undefined;
+  createdTo?: string | undefined;
+}
+
+export async function listPayments(
+  database: Database,
+  ctx: RequestContext,
+  query: ListPaymentsQuery,
+): Promise<OrderPayments & { next: string | null }> {
+  const { limit, cursor, ...filters } = query;
+  const rows = await repo.listPayments(
+    database.db,
+    ctx.organization.id,
+    {
+      ...filters,
+      createdFrom: normalizeOptionalInstant('createdFrom', filters.createdFrom),
+      createdTo: normalizeOptionalInstant('createdTo', filters.createdTo),
+    },
+    { limit, cursor: decodeCursor(cursor) },
+  );
+  const page = toPage(rows, limit);
+  const orders = await findOrdersByIds(
+    database.db,
+    ctx.organization.id,
+    page.rows.map((r) => r.order_id),
+  );
+  const items = page.rows.map((row) =>
+    toPayment(ctx, row, orderFacts(ctx, orders.get(row.order_id)!)),
+  );
+  return { ...(await withMethods(database.db, ctx, items)), next: page.next };
+}
