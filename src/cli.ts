@@ -16,7 +16,16 @@ import * as organizations from './organizations/organizations.service.ts';
 import { cliCaller } from './shared/context.ts';
 import { startServer } from './server.ts';
 
-const caller = cliCaller(`cli:${os.userInfo().username}`);
+/** The operator, for audit fields. A uid with no passwd entry (common in containers) has no name. */
+function operatorName(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return process.env.USER ?? `uid-${process.getuid?.() ?? 'unknown'}`;
+  }
+}
+
+const caller = cliCaller(`cli:${operatorName()}`);
 
 function out(value: unknown, json: boolean, text: () => string): void {
   process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${text()}\n`);
@@ -61,8 +70,7 @@ async function allPages<T>(
 
 const program = new Command()
   .name('om-payments')
-  .description('Payments service of an order-management platform')
-  .showHelpAfterError();
+  .description('Payments service of an order-management platform');
 
 program
   .command('serve')

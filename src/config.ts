@@ -32,7 +32,7 @@ const EnvSchema = Type.Object({
 export type Env = Static<typeof EnvSchema>;
 
 export type DatabaseConfig =
-  | { engine: 'sqlite'; file: string; busyTimeoutMs?: number }
+  | { engine: 'sqlite'; file: string; lockWaitMs?: number }
   | { engine: 'postgres'; url: string; poolSize: number };
 
 export interface Config {

@@ -7,7 +7,7 @@ import { TEST_ENGINE } from './support/database.ts';
 import { json, startTestApp, type TestApp } from './support/app.ts';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.ts';
 
-const BUSY_TIMEOUT_MS = 300;
+const LOCK_WAIT_MS = 300;
 
 void describe(`database outage (${TEST_ENGINE})`, () => {
   let t: TestApp;
@@ -27,7 +27,7 @@ void describe(`database outage (${TEST_ENGINE})`, () => {
     } else {
       t = await startTestApp({}, (db) => ({
         ...(db.config as { engine: 'sqlite'; file: string }),
-        busyTimeoutMs: BUSY_TIMEOUT_MS,
+        lockWaitMs: LOCK_WAIT_MS,
       }));
     }
   });

@@ -1,6 +1,6 @@
 // The transaction helper every money change will use (API.md §5): a transaction in which a
-// row is locked first. On PostgreSQL two separate Database instances stand for two service
-// instances, so the lock is proven across connections, not just inside one process.
+// row is locked first. Two separate Database instances (connections) stand for two service
+// instances, so the lock is proven across connections, not just inside one process's mutex.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createDatabase, type Database } from '../src/db/engine.ts';
@@ -20,16 +20,15 @@ void describe(`transactionLocking (${TEST_ENGINE})`, () => {
   before(async () => {
     testDb = await createTestDatabase();
     a = createDatabase(testDb.config);
-    // better-sqlite3 is synchronous: a second connection in the same process would block the
-    // event loop while it waits for the lock, so the first could never commit. SQLite's
-    // cross-process locking (BEGIN IMMEDIATE) is exercised by the concurrent-migration test.
-    b = TEST_ENGINE === 'postgres' ? createDatabase(testDb.config) : a;
+    // A second connection: on SQLite it waits for the write lock asynchronously, so both
+    // can live in one process the way two processes share one file.
+    b = createDatabase(testDb.config);
     await migrateToLatest(a);
     orgId = (await createOrganization(a, cliCaller(), { name: 'lock', currency: 'SAR' })).id;
   });
   after(async () => {
     await a.close();
-    if (b !== a) await b.close();
+    await b.close();
     await testDb.drop();
   });
 

@@ -58,10 +58,32 @@ export interface Database {
   close(): Promise<void>;
 }
 
-/** SQLite's Kysely driver begins DEFERRED transactions; ours take the write lock at BEGIN. */
+/**
+ * SQLite's Kysely driver begins DEFERRED transactions; ours take the write lock at BEGIN.
+ * better-sqlite3 waits for a lock synchronously (busy_timeout), which would freeze the whole
+ * event loop — health checks included — while another process holds the lock. So the
+ * synchronous wait is kept short and the rest of the wait is asynchronous, with back-off,
+ * up to `lockWaitMs`; then the SQLITE_BUSY error goes up and the request is answered 503.
+ */
 class ImmediateSqliteDriver extends SqliteDriver {
+  readonly #lockWaitMs: number;
+  constructor(config: ConstructorParameters<typeof SqliteDriver>[0], lockWaitMs: number) {
+    super(config);
+    this.#lockWaitMs = lockWaitMs;
+  }
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+    const deadline = Date.now() + this.#lockWaitMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+        return;
+      } catch (error) {
+        const busy = (error as { code?: unknown }).code === 'SQLITE_BUSY';
+        if (!busy || Date.now() >= deadline) throw error;
+        const backoffMs = Math.min(2 ** attempt, 50) * (0.5 + Math.random());
+        await new Promise((resolve) => setTimeout(resolve, backoffMs));
+      }
+    }
   }
 }
 
@@ -78,27 +100,31 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
 
 class ImmediateSqliteDialect extends SqliteDialect {
   readonly #config: ConstructorParameters<typeof SqliteDialect>[0];
-  constructor(config: ConstructorParameters<typeof SqliteDialect>[0]) {
+  readonly #lockWaitMs: number;
+  constructor(config: ConstructorParameters<typeof SqliteDialect>[0], lockWaitMs: number) {
     super(config);
     this.#config = config;
+    this.#lockWaitMs = lockWaitMs;
   }
   override createDriver(): Driver {
-    return new ImmediateSqliteDriver(this.#config);
+    return new ImmediateSqliteDriver(this.#config, this.#lockWaitMs);
   }
   override createAdapter(): DialectAdapter {
     return new TransactionalDdlSqliteAdapter();
   }
 }
 
-/** How long a write waits for SQLite's write lock before the request is answered 503. */
-const SQLITE_BUSY_TIMEOUT_MS = 5000;
+/** How long a write transaction waits for SQLite's write lock before it is answered 503. */
+const SQLITE_LOCK_WAIT_MS = 5000;
+/** The synchronous part of any lock wait: short, so the event loop never stalls for long. */
+const SQLITE_BUSY_TIMEOUT_MS = 50;
 
-export function openSqlite(file: string, busyTimeoutMs = SQLITE_BUSY_TIMEOUT_MS): SQLite.Database {
+export function openSqlite(file: string): SQLite.Database {
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
   const handle = new SQLite(file);
   handle.pragma('journal_mode = WAL');
   handle.pragma('synchronous = FULL');
-  handle.pragma(`busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
+  handle.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
   handle.pragma('foreign_keys = ON');
   return handle;
 }
@@ -136,8 +162,12 @@ export function createPgPool(url: string, poolSize: number): pg.Pool {
 
 export function createDatabase(config: DatabaseConfig): Database {
   if (config.engine === 'sqlite') {
-    const handle = openSqlite(config.file, config.busyTimeoutMs);
-    const db = new Kysely<DB>({ dialect: new ImmediateSqliteDialect({ database: handle }) });
+    const handle = openSqlite(config.file);
+    const dialect = new ImmediateSqliteDialect(
+      { database: handle },
+      config.lockWaitMs ?? SQLITE_LOCK_WAIT_MS,
+    );
+    const db = new Kysely<DB>({ dialect });
     return build('sqlite', db);
   }
   const pool = createPgPool(config.url, config.poolSize);

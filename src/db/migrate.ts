@@ -4,7 +4,8 @@ import { MIGRATIONS } from './migrations/index.ts';
 
 /**
  * Applies pending migrations. Safe when several instances start at once: Kysely holds an
- * advisory lock on PostgreSQL, and on SQLite each migration transaction begins IMMEDIATE.
+ * advisory lock on PostgreSQL; on SQLite the whole batch runs in one IMMEDIATE transaction
+ * (see TransactionalDdlSqliteAdapter), so a second migrator waits and then finds nothing to do.
  */
 export async function migrateToLatest(database: Database): Promise<string[]> {
   const migrator = new Migrator({

@@ -1,0 +1,161 @@
+// Migrations: applied exactly once even when several instances or processes start together on
+// one fresh database, and a no-op on a database that is already up to date.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sql } from 'kysely';
+import { createDatabase, type Database } from '../src/db/engine.ts';
+import { migrateToLatest } from '../src/db/migrate.ts';
+import { MIGRATIONS } from '../src/db/migrations/index.ts';
+import { createOrganization } from '../src/organizations/organizations.service.ts';
+import { cliCaller } from '../src/shared/context.ts';
+import { createTestDatabase, type TestDatabase } from './support/database.ts';
+import { parseJsonLine, runCli } from './support/cli.ts';
+
+const NAMES = Object.keys(MIGRATIONS).sort();
+const FOUNDATION_TABLES = ['organizations', 'api_keys', 'api_key_organizations'];
+
+/** Opens the test database, runs `fn`, closes it. */
+async function withDatabase<T>(
+  testDatabase: TestDatabase,
+  fn: (database: Database) => Promise<T>,
+): Promise<T> {
+  const database = createDatabase(testDatabase.config);
+  try {
+    return await fn(database);
+  } finally {
+    await database.close();
+  }
+}
+
+/** How many rows of kysely_migration carry each migration name. */
+async function migrationRows(database: Database): Promise<Record<string, number>> {
+  const { rows } = await sql<{ name: string; n: number | string }>`
+    select name, count(*) as n from kysely_migration group by name order by name`.execute(
+    database.db,
+  );
+  return Object.fromEntries(rows.map((r) => [r.name, Number(r.n)]));
+}
+
+const oncePerMigration = (): Record<string, number> =>
+  Object.fromEntries(NAMES.map((name) => [name, 1]));
+
+async function tableNames(database: Database): Promise<string[]> {
+  const tables = await database.db.introspection.getTables({ withInternalKyselyTables: true });
+  return tables.map((t) => t.name).sort();
+}
+
+/** Every table with its columns, and the row count of every table. */
+async function snapshot(database: Database): Promise<{
+  schema: Record<string, string[]>;
+  counts: Record<string, number>;
+  migrations: unknown[];
+}> {
+  const tables = await database.db.introspection.getTables({ withInternalKyselyTables: true });
+  const schema: Record<string, string[]> = {};
+  const counts: Record<string, number> = {};
+  for (const table of tables) {
+    schema[table.name] = table.columns.map((c) => `${c.name}:${c.dataType}`).sort();
+    const { rows } = await sql<{
+      n: number | string;
+    }>`select count(*) as n from ${sql.table(table.name)}`.execute(database.db);
+    counts[table.name] = Number(rows[0]!.n);
+  }
+  const { rows: migrations } = await sql`select * from kysely_migration order by name`.execute(
+    database.db,
+  );
+  return { schema, counts, migrations };
+}
+
+void test('the migration list starts with the foundation', () => {
+  assert.ok(NAMES.includes('0001_foundation'), NAMES.join(', '));
+  assert.equal(NAMES[0], '0001_foundation');
+});
+
+void test('two instances migrating one fresh database at once apply each migration once', async () => {
+  const testDatabase = await createTestDatabase();
+  const a = createDatabase(testDatabase.config);
+  const b = createDatabase(testDatabase.config);
+  try {
+    const results = await Promise.allSettled([migrateToLatest(a), migrateToLatest(b)]);
+    const failures = results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
+    assert.deepEqual(failures, [], 'both migrateToLatest calls succeed');
+    const [appliedA, appliedB] = results.map((r) => (r.status === 'fulfilled' ? r.value : []));
+    // Between them, every migration was applied by exactly one instance.
+    assert.deepEqual([...appliedA!, ...appliedB!].sort(), NAMES);
+
+    const tables = await tableNames(a);
+    for (const table of FOUNDATION_TABLES) assert.ok(tables.includes(table), table);
+    assert.deepEqual(await migrationRows(a), oncePerMigration());
+    // The schema works: both instances can write through it.
+    const org = await createOrganization(a, cliCaller('test'), { name: 'x', currency: 'SAR' });
+    const seen = await b.db
+      .selectFrom('organizations')
+      .select('id')
+      .where('id', '=', org.id)
+      .execute();
+    assert.equal(seen.length, 1);
+  } finally {
+    await a.close();
+    await b.close();
+    await testDatabase.drop();
+  }
+});
+
+void test('two processes running `migrate --json` at once apply the migrations once', async () => {
+  const testDatabase = await createTestDatabase();
+  try {
+    const runs = await Promise.all([
+      runCli(testDatabase, ['migrate', '--json']),
+      runCli(testDatabase, ['migrate', '--json']),
+    ]);
+    for (const run of runs) {
+      assert.equal(run.code, 0, `exit code 0, stderr: ${run.stderr}`);
+      assert.equal(run.stderr, '');
+    }
+    const applied = runs.map((run) => parseJsonLine(run).applied as string[]);
+    // One process applied everything (the foundation included); the other found nothing to do.
+    const sorted = [...applied].sort((x, y) => x.length - y.length);
+    assert.deepEqual(sorted[0], []);
+    assert.deepEqual([...sorted[1]!].sort(), NAMES);
+    assert.ok(sorted[1]!.includes('0001_foundation'));
+
+    const third = parseJsonLine(await runCli(testDatabase, ['migrate', '--json']));
+    assert.deepEqual(third, { applied: [] });
+
+    await withDatabase(testDatabase, async (database) => {
+      assert.deepEqual(await migrationRows(database), oncePerMigration());
+      const tables = await tableNames(database);
+      for (const table of FOUNDATION_TABLES) assert.ok(tables.includes(table), table);
+    });
+  } finally {
+    await testDatabase.drop();
+  }
+});
+
+void test('migrating an up-to-date database changes nothing', async () => {
+  const testDatabase = await createTestDatabase();
+  try {
+    const before = await withDatabase(testDatabase, async (database) => {
+      assert.deepEqual((await migrateToLatest(database)).sort(), NAMES);
+      await createOrganization(database, cliCaller('test'), { name: 'kept', currency: 'KWD' });
+      return snapshot(database);
+    });
+    assert.equal(before.counts.organizations, 1);
+    assert.equal(before.migrations.length, NAMES.length);
+
+    // Again in-process, on a new connection …
+    const after = await withDatabase(testDatabase, async (database) => {
+      assert.deepEqual(await migrateToLatest(database), []);
+      return snapshot(database);
+    });
+    assert.deepEqual(after, before);
+
+    // … and through the CLI.
+    const cli = parseJsonLine(await runCli(testDatabase, ['migrate', '--json']));
+    assert.deepEqual(cli, { applied: [] });
+    const afterCli = await withDatabase(testDatabase, snapshot);
+    assert.deepEqual(afterCli, before);
+  } finally {
+    await testDatabase.drop();
+  }
+});
