@@ -1,6 +1,5 @@
 // The command-line tool: serve, migrate, and the administration of organizations and keys.
 // Administration validates input with the same schemas as the HTTP API.
-import os from 'node:os';
 import { Command, Option } from 'commander';
 import { Value } from '@sinclair/typebox/value';
 import type { TSchema } from '@sinclair/typebox';
@@ -15,15 +14,7 @@ import { CreateOrganizationBody } from './organizations/organizations.schemas.ts
 import * as organizations from './organizations/organizations.service.ts';
 import { cliCaller } from './shared/context.ts';
 import { startServer } from './server.ts';
-
-/** The operator, for audit fields. A uid with no passwd entry (common in containers) has no name. */
-function operatorName(): string {
-  try {
-    return os.userInfo().username;
-  } catch {
-    return process.env.USER ?? `uid-${process.getuid?.() ?? 'unknown'}`;
-  }
-}
+import { operatorName } from './shared/operator.ts';
 
 const caller = cliCaller(`cli:${operatorName()}`);
 

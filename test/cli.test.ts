@@ -5,7 +5,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import { MIGRATIONS } from '../src/db/migrations/index.ts';
 import { newId } from '../src/shared/ids.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
@@ -397,33 +396,4 @@ void describe('serve', () => {
       await db.drop();
     }
   });
-});
-
-// A container often runs under a uid with no /etc/passwd entry (docker run --user, OpenShift).
-const canSwitchUser = process.platform === 'linux' && process.getuid?.() === 0;
-
-void describe('users', () => {
-  void test(
-    'the CLI runs under a uid that has no passwd entry',
-    { skip: canSwitchUser ? false : 'needs root on Linux' },
-    async () => {
-      const known = new Set(
-        fs
-          .readFileSync('/etc/passwd', 'utf8')
-          .split('\n')
-          .map((line) => Number(line.split(':')[2])),
-      );
-      let uid = 54_321;
-      while (known.has(uid)) uid += 1;
-      const db = await createTestDatabase();
-      try {
-        if (db.config.engine === 'sqlite') fs.chmodSync(path.dirname(db.config.file), 0o777);
-        const result = await runCli(db, ['migrate', '--json'], { uid, gid: uid });
-        assert.equal(result.stderr, '');
-        assert.deepEqual(parseJsonLine(result).applied.sort(), MIGRATION_NAMES);
-      } finally {
-        await db.drop();
-      }
-    },
-  );
 });
