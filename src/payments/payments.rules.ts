@@ -136,6 +136,20 @@ export function checkPaymentAction(
           details: { reason: 'the receipt has refunds', refunds: payment.liveRefundCount },
         };
       }
+      // Refunds without a source are covered by the order's received money as a whole:
+      // taking a receipt back may not leave the order having returned more than it kept.
+      if (
+        payment.type === 'receipt' &&
+        order.paidMinor - payment.amountMinor < order.pendingRefundsMinor
+      ) {
+        return {
+          code: 'LIMIT_REACHED',
+          details: {
+            limit: 'orderRefunded',
+            availableMinor: Math.max(0, order.paidMinor - order.pendingRefundsMinor),
+          },
+        };
+      }
       return null;
     case 'refund': {
       if (payment.type !== 'receipt' || payment.status !== 'complete') {

@@ -7,7 +7,7 @@ import type { Database, Tx } from '../db/engine.ts';
 import { isUniqueViolation } from '../db/constraints.ts';
 import { decodeCursor, toPage } from '../db/pagination.ts';
 import type { PaymentStatus, PaymentType } from '../db/schema.ts';
-import { AppError, failureToError, invalidParameter, throwIfFailed } from '../errors.ts';
+import { AppError, failureToError, invalidParameter, type RuleFailure } from '../errors.ts';
 import { appendEvent, diff, eventsOf, type EventRecord } from '../events/events.repository.ts';
 import { findInvoice } from '../invoices/invoices.repository.ts';
 import { formatAmount, parseAmount } from '../money/wire.ts';
@@ -251,6 +251,20 @@ async function uniqueTransactionRef(
   }
 }
 
+/** Throws a rule failure, with amounts the rules give in minor units shown in major units. */
+function enforce(ctx: RequestContext, failure: RuleFailure | null): void {
+  if (failure === null) return;
+  const { availableMinor, ...details } = failure.details ?? {};
+  throw failureToError(
+    typeof availableMinor === 'number'
+      ? {
+          code: failure.code,
+          details: { ...details, available: formatAmount(ctx, availableMinor) },
+        }
+      : failure,
+  );
+}
+
 function limitReached(ctx: RequestContext, limit: string, availableMinor: number): AppError {
   return new AppError('LIMIT_REACHED', {
     field: 'amount',
@@ -359,8 +373,7 @@ export async function createPayment(
           requireRole(ctx, 'manager'); // returns after the sale are a manager's call (§4)
         }
         const facts = orderFacts(ctx, order);
-        if (facts.paymentCount >= facts.maxPaymentsPerOrder)
-          throw failureToError(countLimit(facts));
+        if (facts.paymentCount >= facts.maxPaymentsPerOrder) enforce(ctx, countLimit(facts));
 
         const source =
           input.sourcePaymentId === undefined
@@ -511,7 +524,8 @@ export async function confirmPayment(
         warnings: [warning('ALREADY_COMPLETE', { paymentId: id })],
       };
     }
-    throwIfFailed(
+    enforce(
+      ctx,
       checkPaymentAction('confirm', paymentFacts(payment), orderFacts(ctx, order), ctx.role),
     );
     if (input.transactionRef !== undefined)
@@ -546,7 +560,8 @@ export async function deletePayment(
   id: string,
 ): Promise<OrderPayments> {
   return withLockedPayment(database, ctx, id, async (tx, payment, order) => {
-    throwIfFailed(
+    enforce(
+      ctx,
       checkPaymentAction('delete', paymentFacts(payment), orderFacts(ctx, order), ctx.role),
     );
     const at = nowIso();
@@ -611,7 +626,7 @@ export async function updatePayment(
     if (targetStatus === 'reversed' && payment.status !== 'reversed') {
       if (moneyChange)
         throw invalidParameter('status', 'a reversal cannot change money fields at the same time');
-      throwIfFailed(checkPaymentAction('reverse', pFacts, facts, ctx.role));
+      enforce(ctx, checkPaymentAction('reverse', pFacts, facts, ctx.role));
     } else if (isCorrection) {
       if (input.correction !== true) {
         throw new AppError('INVALID_STATUS', {
@@ -620,11 +635,11 @@ export async function updatePayment(
             'amount, methodId and sourcePaymentId of a complete payment change only with correction: true',
         });
       }
-      throwIfFailed(checkPaymentAction('correct', pFacts, facts, ctx.role));
+      enforce(ctx, checkPaymentAction('correct', pFacts, facts, ctx.role));
     } else {
-      throwIfFailed(checkPaymentAction('update', pFacts, facts, ctx.role));
+      enforce(ctx, checkPaymentAction('update', pFacts, facts, ctx.role));
       if (targetStatus === 'complete' && payment.status !== 'complete') {
-        throwIfFailed(checkPaymentAction('confirm', pFacts, facts, ctx.role));
+        enforce(ctx, checkPaymentAction('confirm', pFacts, facts, ctx.role));
       }
     }
 
@@ -665,6 +680,22 @@ export async function updatePayment(
       });
       if (payment.type === 'receipt' && newAmount < payment.refunds_reserved_minor) {
         throw limitReached(ctx, 'refundedAmount', payment.refunds_reserved_minor);
+      }
+      // Lowering a complete receipt may not leave the order having returned more than it
+      // received (refunds without a source count against the order as a whole).
+      if (
+        payment.type === 'receipt' &&
+        payment.status === 'complete' &&
+        newAmount < payment.amount_minor
+      ) {
+        const keptMinor = facts.paidMinor - facts.pendingRefundsMinor;
+        if (payment.amount_minor - newAmount > keptMinor) {
+          throw new AppError('LIMIT_REACHED', {
+            field: 'amount',
+            limit: 'orderRefunded',
+            minimum: formatAmount(ctx, payment.amount_minor - keptMinor),
+          });
+        }
       }
     }
 
