@@ -616,6 +616,16 @@ export async function updatePayment(
         requested: targetStatus,
       });
     }
+    // §6.1: staying in the same state is a no-op — also for a reversed payment, which
+    // accepts no other change (a repeated reversal from a retrying client succeeds).
+    const restatesOnly = Object.entries(input).every(
+      ([key, value]) =>
+        value === undefined || key === 'status' || key === 'id' || key === 'orderId',
+    );
+    if (restatesOnly && targetStatus === payment.status) {
+      requireRole(ctx, 'cashier');
+      return { data: { success: true as const }, warnings: [] };
+    }
     const moneyChange =
       (amountMinor !== undefined && amountMinor !== payment.amount_minor) ||
       (input.methodId !== undefined && input.methodId !== payment.method_id) ||
