@@ -109,3 +109,21 @@ export async function listPayments(
     .limit(page.limit + 1)
     .execute();
 }
+
+/** Ids of a receipt's refunds in pending/progress/complete, oldest first. */
+export async function liveRefundIds(
+  db: Kysely<DB>,
+  organizationId: string,
+  receiptId: string,
+): Promise<string[]> {
+  const rows = await db
+    .selectFrom('payments')
+    .select('id')
+    .where('organization_id', '=', organizationId)
+    .where('source_payment_id', '=', receiptId)
+    .where('deleted_at', 'is', null)
+    .where('status', '!=', 'reversed')
+    .orderBy('id')
+    .execute();
+  return rows.map((r) => r.id);
+}

@@ -636,7 +636,15 @@ export async function updatePayment(
     if (targetStatus === 'reversed' && payment.status !== 'reversed') {
       if (moneyChange)
         throw invalidParameter('status', 'a reversal cannot change money fields at the same time');
-      enforce(ctx, checkPaymentAction('reverse', pFacts, facts, ctx.role));
+      const refused = checkPaymentAction('reverse', pFacts, facts, ctx.role);
+      if (refused?.code === 'INVALID_STATUS' && payment.live_refunds > 0) {
+        // §6.1: the details name the refunds that stand in the way.
+        refused.details = {
+          ...refused.details,
+          refundIds: await repo.liveRefundIds(tx, ctx.organization.id, payment.id),
+        };
+      }
+      enforce(ctx, refused);
     } else if (isCorrection) {
       if (input.correction !== true) {
         throw new AppError('INVALID_STATUS', {
