@@ -1,6 +1,6 @@
 // SQL for api_keys and api_key_organizations only.
 import type { Kysely, Selectable } from 'kysely';
-import { afterCursor, type PageCursor } from '../db/pagination.ts';
+import { newestFirst, type PageCursor } from '../db/pagination.ts';
 import type { ApiKeysTable, DB } from '../db/schema.ts';
 
 export type ApiKeyRow = Selectable<ApiKeysTable>;
@@ -80,12 +80,7 @@ export async function listApiKeys(
         ),
       );
   }
-  if (page.cursor !== undefined) q = q.where(afterCursor(page.cursor));
-  const rows = await q
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(page.limit + 1)
-    .execute();
+  const rows = await newestFirst(q, page).execute();
   return withOrganizations(db, rows);
 }
 

@@ -1,6 +1,6 @@
 // Keyset pagination, newest first: (created_at desc, id desc). Ids are unique, so the order is
 // total and a page boundary never skips or repeats a row, even when timestamps are equal.
-import { sql, type RawBuilder, type SqlBool } from 'kysely';
+import { sql, type RawBuilder, type SelectQueryBuilder, type SqlBool } from 'kysely';
 import { invalidParameter } from '../errors.ts';
 
 export const PAGE_LIMIT_DEFAULT = 20;
@@ -46,4 +46,19 @@ export function toPage<R extends { created_at: string; id: string }>(
 /** The keyset condition "strictly after this cursor" for a single-table list query. */
 export function afterCursor(cursor: PageCursor): RawBuilder<SqlBool> {
   return sql<SqlBool>`(created_at < ${cursor.createdAt} or (created_at = ${cursor.createdAt} and id < ${cursor.id}))`;
+}
+
+/**
+ * Finishes a single-table list query: rows strictly after the cursor, newest first with the
+ * id as tie-break, one row more than the page so `toPage` can tell whether another follows.
+ */
+export function newestFirst<D, TB extends keyof D, O>(
+  query: SelectQueryBuilder<D, TB, O>,
+  page: { limit: number; cursor: PageCursor | undefined },
+): SelectQueryBuilder<D, TB, O> {
+  const after = page.cursor === undefined ? query : query.where(afterCursor(page.cursor));
+  return after
+    .orderBy(sql`created_at`, 'desc')
+    .orderBy(sql`id`, 'desc')
+    .limit(page.limit + 1);
 }

@@ -1,7 +1,7 @@
 // SQL for the invoices table only. Every query is scoped by organization first, and deleted
 // invoices (soft delete) are invisible to every read.
 import type { Kysely, Selectable, Updateable } from 'kysely';
-import { afterCursor, type PageCursor } from '../db/pagination.ts';
+import { newestFirst, type PageCursor } from '../db/pagination.ts';
 import type { DB, InvoiceStatus, InvoiceType, InvoicesTable } from '../db/schema.ts';
 
 export type InvoiceRow = Selectable<InvoicesTable>;
@@ -67,10 +67,5 @@ export async function listInvoices(
   if (filters.type !== undefined) q = q.where('type', '=', filters.type);
   if (filters.createdFrom !== undefined) q = q.where('created_at', '>=', filters.createdFrom);
   if (filters.createdTo !== undefined) q = q.where('created_at', '<', filters.createdTo);
-  if (page.cursor !== undefined) q = q.where(afterCursor(page.cursor));
-  return q
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(page.limit + 1)
-    .execute();
+  return newestFirst(q, page).execute();
 }

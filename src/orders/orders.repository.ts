@@ -1,6 +1,6 @@
 // SQL for the orders table only. Every query is scoped by organization first.
 import type { Kysely, Selectable, Updateable } from 'kysely';
-import { afterCursor, type PageCursor } from '../db/pagination.ts';
+import { newestFirst, type PageCursor } from '../db/pagination.ts';
 import type { DB, OrderStatus, OrdersTable } from '../db/schema.ts';
 
 export type OrderRow = Selectable<OrdersTable>;
@@ -67,12 +67,7 @@ export async function listOrders(
   if (filters.customerUid !== undefined) q = q.where('customer_uid', '=', filters.customerUid);
   if (filters.createdFrom !== undefined) q = q.where('created_at', '>=', filters.createdFrom);
   if (filters.createdTo !== undefined) q = q.where('created_at', '<', filters.createdTo);
-  if (page.cursor !== undefined) q = q.where(afterCursor(page.cursor));
-  return q
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(page.limit + 1)
-    .execute();
+  return newestFirst(q, page).execute();
 }
 
 /** The orders of this organization among `ids`, by id (foreign and unknown ids are absent). */

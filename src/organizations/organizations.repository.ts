@@ -1,6 +1,6 @@
 // SQL for the organizations table only.
 import type { Kysely, Selectable } from 'kysely';
-import { afterCursor, type PageCursor } from '../db/pagination.ts';
+import { newestFirst, type PageCursor } from '../db/pagination.ts';
 import type { DB, OrganizationsTable } from '../db/schema.ts';
 
 export type OrganizationRow = Selectable<OrganizationsTable>;
@@ -34,12 +34,7 @@ export async function listOrganizations(
     if (page.only.length === 0) return [];
     q = q.where('id', 'in', page.only);
   }
-  if (page.cursor !== undefined) q = q.where(afterCursor(page.cursor));
-  return q
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(page.limit + 1)
-    .execute();
+  return newestFirst(q, page).execute();
 }
 
 export async function updateOrganization(

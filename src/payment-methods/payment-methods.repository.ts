@@ -2,7 +2,7 @@
 // method referenced?). Every query is scoped by organization first.
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import type { Engine } from '../db/engine.ts';
-import { afterCursor, type PageCursor } from '../db/pagination.ts';
+import { newestFirst, type PageCursor } from '../db/pagination.ts';
 import type { DB, PaymentMethodsTable } from '../db/schema.ts';
 
 export type PaymentMethodRow = Selectable<PaymentMethodsTable>;
@@ -153,12 +153,7 @@ export async function listPaymentMethods(
   if (filters.code !== undefined) q = q.where('code', '=', filters.code);
   if (filters.createdFrom !== undefined) q = q.where('created_at', '>=', filters.createdFrom);
   if (filters.createdTo !== undefined) q = q.where('created_at', '<', filters.createdTo);
-  if (page.cursor !== undefined) q = q.where(afterCursor(page.cursor));
-  return q
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(page.limit + 1)
-    .execute();
+  return newestFirst(q, page).execute();
 }
 
 /**

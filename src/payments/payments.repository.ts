@@ -1,7 +1,7 @@
 // SQL for the payments table only. Every query is scoped by organization first; deleted
 // payments are excluded from reads unless a function says otherwise.
 import type { Kysely, Selectable, Updateable } from 'kysely';
-import { afterCursor, type PageCursor } from '../db/pagination.ts';
+import { newestFirst, type PageCursor } from '../db/pagination.ts';
 import type { DB, PaymentStatus, PaymentType, PaymentsTable } from '../db/schema.ts';
 
 export type PaymentRow = Selectable<PaymentsTable>;
@@ -102,12 +102,7 @@ export async function listPayments(
   if (filters.invoiceId !== undefined) q = q.where('invoice_id', '=', filters.invoiceId);
   if (filters.createdFrom !== undefined) q = q.where('created_at', '>=', filters.createdFrom);
   if (filters.createdTo !== undefined) q = q.where('created_at', '<', filters.createdTo);
-  if (page.cursor !== undefined) q = q.where(afterCursor(page.cursor));
-  return q
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(page.limit + 1)
-    .execute();
+  return newestFirst(q, page).execute();
 }
 
 /** Ids of a receipt's refunds in pending/progress/complete, oldest first. */
