@@ -367,10 +367,12 @@ export async function createPayment(
           );
           if (existing !== undefined) return converge(existing);
         }
+        // Role before state, as the rules order them: refunds outside an open order (returns
+        // after the sale) are a manager's call (§4).
+        if (input.type === 'refund' && order.status !== 'open') requireRole(ctx, 'manager');
         if (order.status === 'canceled') throw new AppError('ORDER_CANCELED');
-        if (order.status === 'closed') {
-          if (input.type === 'receipt') throw new AppError('ORDER_CLOSED');
-          requireRole(ctx, 'manager'); // returns after the sale are a manager's call (§4)
+        if (order.status === 'closed' && input.type === 'receipt') {
+          throw new AppError('ORDER_CLOSED');
         }
         const facts = orderFacts(ctx, order);
         if (facts.paymentCount >= facts.maxPaymentsPerOrder) enforce(ctx, countLimit(facts));
@@ -624,7 +626,12 @@ export async function updatePayment(
     );
     if (restatesOnly && targetStatus === payment.status) {
       requireRole(ctx, 'cashier');
-      return { data: { success: true as const }, warnings: [] };
+      // `status: "complete"` is the same as confirm (§3.5.3), so it answers like confirm.
+      const warnings =
+        targetStatus === 'complete' && input.status !== undefined
+          ? [warning('ALREADY_COMPLETE', { paymentId: id })]
+          : [];
+      return { data: { success: true as const }, warnings };
     }
     const moneyChange =
       (amountMinor !== undefined && amountMinor !== payment.amount_minor) ||
