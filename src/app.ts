@@ -8,7 +8,8 @@ import type { Config } from './config.ts';
 import type { Database } from './db/engine.ts';
 import { AppError } from './errors.ts';
 import { apiKeyAdminRoutes } from './api-keys/api-keys.routes.ts';
-import { adminAuth, organizationAuth } from './http/auth.ts';
+import { adminAuth, callerOfRequest, contextOf, organizationAuth } from './http/auth.ts';
+import { registerIdempotency } from './http/idempotency.ts';
 import { APP_NAME, INSTANCE_ID, ok, requestIdFrom } from './http/envelope.ts';
 import { registerErrorHandling, frameworkErrors } from './http/error-handler.ts';
 import { registerJsonBodyParser } from './http/json-body.ts';
@@ -111,6 +112,7 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
   await app.register(
     async (om) => {
       om.addHook('onRequest', organizationAuth(database, config.maxAmountMajor));
+      registerIdempotency(om, database, (request) => contextOf(request).organization.id);
       await om.register(organizationRoutes(database));
       await om.register(orderRoutes(database));
       await om.register(paymentMethodRoutes(database));
@@ -122,6 +124,11 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
   await app.register(
     async (admin) => {
       admin.addHook('onRequest', adminAuth(database));
+      registerIdempotency(
+        admin,
+        database,
+        (request) => `admin:${callerOfRequest(request).keyId ?? ''}`,
+      );
       await admin.register(organizationAdminRoutes(database));
       await admin.register(apiKeyAdminRoutes(database));
     },

@@ -25,6 +25,8 @@ const EnvSchema = Type.Object({
   ),
   /** Requests per minute per api key; 0 turns the limit off. */
   RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 6000 }),
+  /** How long Idempotency-Key records are kept (API.md §5: at least 24 h). */
+  IDEMPOTENCY_RETENTION_HOURS: Type.Integer({ minimum: 24, maximum: 24 * 365, default: 24 }),
   /** Seconds a client is told to wait (Retry-After) when the database is unreachable. */
   RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 2 }),
 });
@@ -46,6 +48,7 @@ export interface Config {
   logLevel: string;
   retryAfterSeconds: number;
   rateLimitPerMinute: number;
+  idempotencyRetentionHours: number;
 }
 
 export class ConfigError extends Error {}
@@ -83,6 +86,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     retryAfterSeconds: e.RETRY_AFTER_SECONDS,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+    idempotencyRetentionHours: e.IDEMPOTENCY_RETENTION_HOURS,
   };
 }
 

@@ -4,6 +4,7 @@ import { buildApp } from './app.ts';
 import type { Config } from './config.ts';
 import { createDatabase, type Database } from './db/engine.ts';
 import { migrateToLatest } from './db/migrate.ts';
+import { purgeIdempotencyKeys } from './http/idempotency.ts';
 import { bootstrapIfEmpty, type Bootstrapped } from './organizations/bootstrap.ts';
 
 export interface RunningServer {
@@ -24,6 +25,15 @@ export async function startServer(
       ? await bootstrapIfEmpty(database, config.defaultCurrency)
       : undefined;
     const app = await buildApp({ config, database });
+    // Forget expired Idempotency-Keys now and every hour; a failed purge is retried next time.
+    const purge = (): void => {
+      purgeIdempotencyKeys(database, config.idempotencyRetentionHours).catch((error: unknown) =>
+        app.log.warn({ err: error }, 'idempotency purge failed'),
+      );
+    };
+    purge();
+    const purgeTimer = setInterval(purge, 3_600_000).unref();
+    app.addHook('onClose', async () => clearInterval(purgeTimer));
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;

@@ -1,5 +1,6 @@
 // The two storage engines behind one Kysely interface. Durability is never traded for speed:
 // SQLite runs WAL with synchronous=FULL, PostgreSQL keeps its fsync defaults.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -34,6 +35,7 @@ export type LockableTable = keyof typeof LOCKABLE;
 
 export interface Database {
   readonly engine: Engine;
+  /** The query interface: inside `requestTransaction`, that request's transaction. */
   readonly db: Kysely<DB>;
   /**
    * One write transaction. SQLite begins IMMEDIATE, taking the database write lock up front
@@ -53,6 +55,15 @@ export interface Database {
   ): Promise<T>;
   /** Serializes transactions on a name (bootstrap and similar one-off work). */
   lockName(tx: Tx, name: string): Promise<void>;
+  /**
+   * Runs `fn` — a whole request — in one transaction that every `transaction`,
+   * `transactionLocking` and `db` use inside it joins, so an effect and the record of its
+   * response (API.md §5 idempotency) commit or roll back together.
+   */
+  requestTransaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Marks a point inside a transaction that `rollbackTo` can return to. */
+  savepoint(tx: Tx, name: string): Promise<void>;
+  rollbackTo(tx: Tx, name: string): Promise<void>;
   /** Throws if the database cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -176,7 +187,11 @@ export function createDatabase(config: DatabaseConfig): Database {
 }
 
 function build(engine: Engine, db: Kysely<DB>): Database {
-  const transaction = <T>(fn: (tx: Tx) => Promise<T>): Promise<T> => db.transaction().execute(fn);
+  const ambient = new AsyncLocalStorage<Tx>();
+  const transaction = <T>(fn: (tx: Tx) => Promise<T>): Promise<T> => {
+    const current = ambient.getStore();
+    return current !== undefined ? fn(current) : db.transaction().execute(fn);
+  };
 
   async function lockRow(
     tx: Tx,
@@ -196,8 +211,17 @@ function build(engine: Engine, db: Kysely<DB>): Database {
 
   return {
     engine,
-    db,
+    get db() {
+      return ambient.getStore() ?? db;
+    },
     transaction,
+    requestTransaction: (fn) => db.transaction().execute((tx) => ambient.run(tx, () => fn(tx))),
+    async savepoint(tx, name) {
+      await sql`savepoint ${sql.id(name)}`.execute(tx);
+    },
+    async rollbackTo(tx, name) {
+      await sql`rollback to savepoint ${sql.id(name)}`.execute(tx);
+    },
     transactionLocking: (table, organizationId, id, fn) =>
       transaction(async (tx) => fn(tx, await lockRow(tx, table, organizationId, id))),
     async lockName(tx, name) {

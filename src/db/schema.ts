@@ -155,6 +155,16 @@ export interface EventsTable {
   created_at: string;
 }
 
+export interface IdempotencyKeysTable {
+  scope: string;
+  key: string;
+  fingerprint: string;
+  status_code: number;
+  /** The JSON body answered the first time. */
+  response: string;
+  created_at: string;
+}
+
 export interface DB {
   organizations: OrganizationsTable;
   api_keys: ApiKeysTable;
@@ -165,4 +175,5 @@ export interface DB {
   invoices: InvoicesTable;
   payments: PaymentsTable;
   events: EventsTable;
+  idempotency_keys: IdempotencyKeysTable;
 }

@@ -14,12 +14,9 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
 };
 
-export function sendError(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  error: AppError,
-): FastifyReply {
-  const body = {
+/** The error envelope of API.md §1. */
+export function errorBody(request: FastifyRequest, error: AppError) {
+  return {
     error: {
       code: error.code,
       message: error.message,
@@ -27,6 +24,14 @@ export function sendError(
     },
     requestId: request.id,
   };
+}
+
+export function sendError(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  error: AppError,
+): FastifyReply {
+  const body = errorBody(request, error);
   // Set here too: router errors are answered before the onRequest hook that sets it.
   return reply.code(error.status).header('x-request-id', request.id).send(body);
 }

@@ -1,0 +1,155 @@
+// Idempotency-Key (API.md §5). A write carrying the header runs, with the record of its
+// answer, in one database transaction: the effect and the stored response commit together,
+// so a retry after a crash either finds both or neither. Same key, method, path and body →
+// the stored answer again (`idempotent-replayed: true`); same key with anything else → 422;
+// a repeat while the first still runs → 409. Functional (4xx) outcomes are stored; 5xx are
+// not, so those can be retried.
+import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
+import type { Database, Tx } from '../db/engine.ts';
+import { AppError, invalidParameter } from '../errors.ts';
+import { nowIso } from '../shared/ids.ts';
+import { errorBody } from './error-handler.ts';
+
+export const IDEMPOTENCY_HEADER = 'idempotency-key';
+const WRITES = new Set(['POST', 'PATCH', 'DELETE']);
+const MAX_KEY_LENGTH = 255;
+
+interface Outcome {
+  status: number;
+  body: string;
+  replayed: boolean;
+}
+
+/** Only one request at a time may work under a key: PostgreSQL needs a lock for that. */
+async function claim(database: Database, tx: Tx, scope: string, key: string): Promise<boolean> {
+  // SQLite: the request's IMMEDIATE transaction already holds the only write lock.
+  if (database.engine !== 'postgres') return true;
+  const { rows } = await sql<{ claimed: boolean }>`
+    select pg_try_advisory_xact_lock(hashtextextended(${JSON.stringify([scope, key])}, 0)) as claimed`.execute(
+    tx,
+  );
+  return rows[0]?.claimed === true;
+}
+
+function fingerprintOf(request: FastifyRequest): string {
+  return createHash('sha256')
+    .update(JSON.stringify([request.method, request.url, request.body ?? null]))
+    .digest('hex');
+}
+
+async function runIdempotently(
+  database: Database,
+  scope: string,
+  key: string,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  handle: () => Promise<unknown>,
+): Promise<Outcome> {
+  const fingerprint = fingerprintOf(request);
+  return database.requestTransaction(async (tx) => {
+    if (!(await claim(database, tx, scope, key))) throw new AppError('IDEMPOTENCY_IN_PROGRESS');
+    const stored = await tx
+      .selectFrom('idempotency_keys')
+      .selectAll()
+      .where('scope', '=', scope)
+      .where('key', '=', key)
+      .executeTakeFirst();
+    if (stored !== undefined) {
+      if (stored.fingerprint !== fingerprint) throw new AppError('IDEMPOTENCY_KEY_REUSED');
+      return { status: stored.status_code, body: stored.response, replayed: true };
+    }
+    await database.savepoint(tx, 'effect');
+    let status: number;
+    let body: string;
+    try {
+      const result = await handle();
+      status = reply.statusCode;
+      const serialized = reply.serialize(result);
+      body =
+        typeof serialized === 'string'
+          ? serialized
+          : Buffer.from(serialized as ArrayBuffer).toString('utf8');
+    } catch (error) {
+      // A functional refusal is an answer too: undo any partial effect, keep the answer.
+      if (!(error instanceof AppError) || error.status >= 500) throw error;
+      await database.rollbackTo(tx, 'effect');
+      status = error.status;
+      body = JSON.stringify(errorBody(request, error));
+    }
+    await tx
+      .insertInto('idempotency_keys')
+      .values({
+        scope,
+        key,
+        fingerprint,
+        status_code: status,
+        response: body,
+        created_at: nowIso(),
+      })
+      .execute();
+    return { status, body, replayed: false };
+  });
+}
+
+/**
+ * Wraps the handler of every POST, PATCH and DELETE route registered after this call (in
+ * this plugin scope). `scopeOf` names whose keys they are: the organization, or the admin key.
+ */
+export function registerIdempotency(
+  app: FastifyInstance,
+  database: Database,
+  scopeOf: (request: FastifyRequest) => string,
+): void {
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (!methods.some((m) => WRITES.has(m))) return;
+    const handler = route.handler as RouteHandlerMethod;
+    // Documented (and length-checked) with the route's other headers.
+    const headers = (route.schema?.headers ?? { type: 'object', properties: {} }) as {
+      properties?: Record<string, unknown>;
+    };
+    route.schema = {
+      ...route.schema,
+      headers: {
+        ...headers,
+        properties: {
+          ...headers.properties,
+          [IDEMPOTENCY_HEADER]: {
+            type: 'string',
+            minLength: 1,
+            maxLength: MAX_KEY_LENGTH,
+            description: 'Makes the write safe to retry (API.md §5).',
+          },
+        },
+      },
+    };
+    route.handler = async function (this: FastifyInstance, request, reply) {
+      const key = request.headers[IDEMPOTENCY_HEADER];
+      if (key === undefined) return handler.call(this, request, reply);
+      if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) {
+        throw invalidParameter('Idempotency-Key', `must be 1 to ${MAX_KEY_LENGTH} characters`);
+      }
+      const outcome = await runIdempotently(database, scopeOf(request), key, request, reply, () =>
+        Promise.resolve(handler.call(this, request, reply)),
+      );
+      reply.code(outcome.status).type('application/json; charset=utf-8');
+      if (outcome.replayed) reply.header('idempotent-replayed', 'true');
+      return reply.send(outcome.body);
+    };
+  });
+}
+
+/** Forgets keys older than the retention (API.md §5: kept at least 24 h). */
+export async function purgeIdempotencyKeys(
+  database: Database,
+  retentionHours: number,
+): Promise<number> {
+  const cutoff = new Date(Date.now() - retentionHours * 3_600_000).toISOString();
+  const result = await database.db
+    .deleteFrom('idempotency_keys')
+    .where('created_at', '<', cutoff)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
