@@ -49,13 +49,20 @@ async function runIdempotently(
 ): Promise<Outcome> {
   const fingerprint = fingerprintOf(request);
   return database.requestTransaction(async (tx) => {
-    if (!(await claim(database, tx, scope, key))) throw new AppError('IDEMPOTENCY_IN_PROGRESS');
-    const stored = await tx
-      .selectFrom('idempotency_keys')
-      .selectAll()
-      .where('scope', '=', scope)
-      .where('key', '=', key)
-      .executeTakeFirst();
+    const lookup = () =>
+      tx
+        .selectFrom('idempotency_keys')
+        .selectAll()
+        .where('scope', '=', scope)
+        .where('key', '=', key)
+        .executeTakeFirst();
+    // A finished key replays without waiting; only a key with no answer yet is claimed, and
+    // looked up once more after the claim in case its first request finished meanwhile.
+    let stored = await lookup();
+    if (stored === undefined) {
+      if (!(await claim(database, tx, scope, key))) throw new AppError('IDEMPOTENCY_IN_PROGRESS');
+      stored = await lookup();
+    }
     if (stored !== undefined) {
       if (stored.fingerprint !== fingerprint) throw new AppError('IDEMPOTENCY_KEY_REUSED');
       return { status: stored.status_code, body: stored.response, replayed: true };
