@@ -2,7 +2,7 @@
 // service's own code), so any test that drives payments can assert them after each step.
 // Each check returns readable violations; an empty list means the order is consistent.
 import type { Kysely } from 'kysely';
-import type { DB, PaymentStatus } from '../../src/db/schema.ts';
+import type { DB, PaymentStatus } from '../src/db/schema.ts';
 
 /** Statuses §6.1 lets a payment move between (same → same is a no-op, hence allowed). */
 const NEXT: Record<PaymentStatus, readonly PaymentStatus[]> = {
@@ -236,5 +236,100 @@ export async function checkOrderInvariants(
     if (p.deleted_at !== null && history[history.length - 1]!.type !== 'payment.deleted')
       violations.push(`(d) ${name}: an event after its deletion`);
   }
+  return violations;
+}
+
+/**
+ * Every invariant over a whole database: each order's (above), and that no row refers to a
+ * row of another organization (a payment's method, invoice and source; an invoice's
+ * reference; an api key's organizations are real).
+ */
+export async function checkDatabaseInvariants(db: Kysely<DB>): Promise<string[]> {
+  const violations: string[] = [];
+  const orders = await db.selectFrom('orders').select(['organization_id', 'id']).execute();
+  for (const order of orders) {
+    violations.push(...(await checkOrderInvariants(db, order.organization_id, order.id)));
+  }
+  const foreign = async (label: string, query: Promise<{ id: string }[]>) => {
+    for (const row of await query) violations.push(`(r) ${label}: ${row.id}`);
+  };
+  await foreign(
+    'payment uses a method of no / another organization',
+    db
+      .selectFrom('payments as p')
+      .select('p.id')
+      .where('p.method_id', 'is not', null)
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('payment_methods as m')
+              .select('m.id')
+              .whereRef('m.organization_id', '=', 'p.organization_id')
+              .whereRef('m.id', '=', 'p.method_id'),
+          ),
+        ),
+      )
+      .execute(),
+  );
+  await foreign(
+    'payment names an invoice of no / another organization or order',
+    db
+      .selectFrom('payments as p')
+      .select('p.id')
+      .where('p.invoice_id', 'is not', null)
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('invoices as i')
+              .select('i.id')
+              .whereRef('i.organization_id', '=', 'p.organization_id')
+              .whereRef('i.id', '=', 'p.invoice_id')
+              .whereRef('i.order_id', '=', 'p.order_id'),
+          ),
+        ),
+      )
+      .execute(),
+  );
+  await foreign(
+    'refund has a source of no / another organization or order',
+    db
+      .selectFrom('payments as p')
+      .select('p.id')
+      .where('p.source_payment_id', 'is not', null)
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('payments as s')
+              .select('s.id')
+              .whereRef('s.organization_id', '=', 'p.organization_id')
+              .whereRef('s.id', '=', 'p.source_payment_id')
+              .whereRef('s.order_id', '=', 'p.order_id'),
+          ),
+        ),
+      )
+      .execute(),
+  );
+  await foreign(
+    'invoice references an invoice of no / another organization',
+    db
+      .selectFrom('invoices as i')
+      .select('i.id')
+      .where('i.reference_invoice_id', 'is not', null)
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('invoices as r')
+              .select('r.id')
+              .whereRef('r.organization_id', '=', 'i.organization_id')
+              .whereRef('r.id', '=', 'i.reference_invoice_id'),
+          ),
+        ),
+      )
+      .execute(),
+  );
   return violations;
 }

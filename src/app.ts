@@ -11,10 +11,15 @@ import { apiKeyAdminRoutes } from './api-keys/api-keys.routes.ts';
 import { adminAuth, callerOfRequest, contextOf, organizationAuth } from './http/auth.ts';
 import { registerIdempotency } from './http/idempotency.ts';
 import { APP_NAME, INSTANCE_ID, ok, requestIdFrom } from './http/envelope.ts';
-import { registerErrorHandling, frameworkErrors } from './http/error-handler.ts';
+import {
+  clientErrorHandler,
+  frameworkErrors,
+  refuseNulInUrl,
+  registerErrorHandling,
+} from './http/error-handler.ts';
 import { registerJsonBodyParser } from './http/json-body.ts';
 import { registerMetrics, registerRateLimit } from './http/operations.ts';
-import { Envelope, ErrorEnvelope } from './http/schemas.ts';
+import { Envelope, ErrorEnvelope, OptionalParamsBody } from './http/schemas.ts';
 import { validatorCompiler } from './http/validation.ts';
 import {
   organizationAdminRoutes,
@@ -43,15 +48,28 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
     genReqId: (req) => requestIdFrom(req.headers['x-request-id']),
     return503OnClosing: true,
     frameworkErrors,
+    clientErrorHandler,
     routerOptions: { maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
+  // A write that takes no parameters (close, cancel, delete, revoke …) still refuses unknown
+  // ones (API.md §1): its body may be absent, `{}` or `{"params": {}}`, nothing else.
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (
+      route.schema?.body === undefined &&
+      methods.some((m) => ['POST', 'PATCH', 'DELETE'].includes(m))
+    ) {
+      route.schema = { ...route.schema, body: OptionalParamsBody({}) };
+    }
+  });
   registerJsonBodyParser(app);
   app.decorateRequest('caller', null);
   app.decorateRequest('ctx', null);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    refuseNulInUrl(request.url);
   });
   registerErrorHandling(app, config.retryAfterSeconds);
   await registerRateLimit(app, config.rateLimitPerMinute);

@@ -18,7 +18,7 @@ import {
   minorToWire,
   receiptHeadroomViolation,
   storedFigures,
-} from './support/invariants.ts';
+} from '../reliability/invariants.ts';
 
 const EXPONENT = 3; // KWD
 const wire = (minor: number) => minorToWire(minor, EXPONENT);

@@ -23,7 +23,8 @@ export function decodeCursor(cursor: string | undefined): PageCursor | undefined
       Array.isArray(value) &&
       value.length === 2 &&
       typeof value[0] === 'string' &&
-      typeof value[1] === 'string'
+      typeof value[1] === 'string' &&
+      !`${value[0]}${value[1]}`.includes('\u0000')
     ) {
       return { createdAt: value[0], id: value[1] };
     }

@@ -1,6 +1,9 @@
 // The one place that turns failures into HTTP answers (API.md §1). A body never carries a
 // stack trace, SQL text or an internal message: unknown errors are 500 INTERNAL.
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { newId } from '../shared/ids.ts';
 import { AppError, ERROR_CATALOGUE, invalidParameter, type ErrorCode } from '../errors.ts';
 import { isDatabaseUnavailable } from '../db/unavailable.ts';
 import { describeValidationError } from './validation.ts';
@@ -66,6 +69,42 @@ export function frameworkErrors(
   reply: FastifyReply,
 ): void {
   void sendError(request, reply, toAppError(error, request));
+}
+
+/**
+ * Requests Node's HTTP parser refuses before Fastify sees them (headers or URL too large,
+ * malformed request lines, timeouts) still get the error envelope, with a fresh request id.
+ */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const appError =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? new AppError('HEADERS_TOO_LARGE')
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new AppError('REQUEST_TIMEOUT')
+        : invalidParameter('request', 'malformed HTTP request');
+  const requestId = newId();
+  const body = JSON.stringify({
+    error: {
+      code: appError.code,
+      message: appError.message,
+      ...(appError.details && { details: appError.details }),
+    },
+    requestId,
+  });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${appError.status} ${STATUS_CODES[appError.status] ?? 'Error'}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `x-request-id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
+}
+
+/** NUL cannot be stored by PostgreSQL and has no use in any id or filter: refuse it early. */
+export function refuseNulInUrl(url: string): void {
+  if (url.includes('%00')) throw invalidParameter('url', 'NUL characters are not allowed');
 }
 
 export function registerErrorHandling(app: FastifyInstance, retryAfterSeconds: number): void {

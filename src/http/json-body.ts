@@ -1,13 +1,21 @@
 // The only body parser (API.md §1: JSON only). Besides Fastify's own protections
-// (__proto__ / constructor.prototype keys are refused), text containing a NUL character is
-// refused: PostgreSQL cannot store it, and no field of this API has a use for it.
+// (__proto__ / constructor.prototype keys are refused), text containing a NUL character or a
+// lone surrogate is refused: PostgreSQL cannot store the first, neither engine the second
+// faithfully, and no field of this API has a use for either.
 import type { FastifyInstance } from 'fastify';
 import sjson from 'secure-json-parse';
 import { invalidParameter } from '../errors.ts';
 
-function refuseNul(_key: string, value: unknown): unknown {
-  if (typeof value === 'string' && value.includes('\u0000')) {
-    throw invalidParameter('body', 'text may not contain NUL characters');
+// In `u` mode pairs are read as one code point, so only an unpaired half matches.
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+function refuseUnstorableText(_key: string, value: unknown): unknown {
+  if (typeof value === 'string') {
+    if (value.includes('\u0000'))
+      throw invalidParameter('body', 'text may not contain NUL characters');
+    // A lone surrogate has no UTF-8 form: each engine would store a different replacement.
+    if (LONE_SURROGATE.test(value))
+      throw invalidParameter('body', 'text must be well-formed Unicode');
   }
   return value;
 }
@@ -25,7 +33,10 @@ export function registerJsonBodyParser(app: FastifyInstance): void {
     try {
       done(
         null,
-        sjson.parse(text, refuseNul, { protoAction: 'error', constructorAction: 'error' }),
+        sjson.parse(text, refuseUnstorableText, {
+          protoAction: 'error',
+          constructorAction: 'error',
+        }),
       );
     } catch (error) {
       done(
