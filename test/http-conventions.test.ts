@@ -276,6 +276,30 @@ void describe('HTTP conventions', () => {
         'InvalidParameter',
       ],
     ];
+    cases.push(
+      ['GET', '/v1/admin/organizations/a%00b', undefined, 400, 'InvalidParameter'],
+      [
+        'GET',
+        '/v1/admin/organizations?cursor=WyJcdTAwMDAiLCJhIl0',
+        undefined,
+        400,
+        'InvalidParameter',
+      ],
+      [
+        'POST',
+        '/v1/admin/organizations',
+        '{"params":{"name":"a\\ud800b","currency":"SAR"}}',
+        400,
+        'InvalidParameter',
+      ],
+      [
+        'PATCH',
+        '/v1/admin/api-keys/x/revoke',
+        '{"params":{"revokedAt":"2020-01-01"}}',
+        400,
+        'InvalidParameter',
+      ],
+    );
     for (const [method, url, payload, status, code] of cases) {
       const r = await t.app.inject({
         method: method as 'GET',
