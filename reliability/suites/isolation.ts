@@ -5,6 +5,7 @@
 // succeed and must answer exactly like ids that do not exist. Then: keys below an action's
 // role never succeed; a revoked key gets the one 401 body everywhere; protected fields in
 // bodies are refused and never stored; B's data is unchanged; the stored invariants hold.
+import { toMinor } from '../../src/money/amount.ts';
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { DB } from '../../src/db/schema.ts';
@@ -1271,7 +1272,10 @@ async function storedMarkers(
         or created_at = ${m.at} or updated_at = ${m.at}`,
     );
   }
-  const minor = Math.round(m.amount * 100);
+  // A's organization is in SAR: 2 decimals. Converted exactly, like the service does.
+  const converted = toMinor(m.amount, 2, Number.MAX_SAFE_INTEGER);
+  if (!converted.ok) throw new Error(`marker amount ${m.amount} is not a SAR amount`);
+  const minor = converted.minor;
   await count(
     'orders: number / figures markers',
     sql<{ n: number }>`select count(*) as n from orders where number = ${m.number}
