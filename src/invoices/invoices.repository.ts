@@ -1,5 +1,6 @@
 // SQL for the invoices table only. Every query is scoped by organization first, and deleted
 // invoices (soft delete) are invisible to every read.
+import type { Engine } from '../db/engine.ts';
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import { newestFirst, type PageCursor } from '../db/pagination.ts';
 import type { DB, InvoiceStatus, InvoiceType, InvoicesTable } from '../db/schema.ts';
@@ -23,6 +24,28 @@ export async function findInvoice(
     .where('id', '=', id)
     .where('deleted_at', 'is', null)
     .executeTakeFirst();
+}
+
+/**
+ * The invoice a payment is about to reference. On PostgreSQL the row is read under a share
+ * lock, so a concurrent close (which locks the row for update) either commits first — and
+ * this sees it closed — or waits until the payment has committed. SQLite's write
+ * transactions are serial already.
+ */
+export async function findInvoiceForUse(
+  db: Kysely<DB>,
+  engine: Engine,
+  organizationId: string,
+  id: string,
+): Promise<InvoiceRow | undefined> {
+  let q = db
+    .selectFrom('invoices')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where('id', '=', id)
+    .where('deleted_at', 'is', null);
+  if (engine === 'postgres') q = q.forShare();
+  return q.executeTakeFirst();
 }
 
 /** Changes a live invoice; false when there is none by that id. */

@@ -9,7 +9,7 @@ import { decodeCursor, toPage } from '../db/pagination.ts';
 import type { PaymentStatus, PaymentType } from '../db/schema.ts';
 import { AppError, failureToError, invalidParameter, type RuleFailure } from '../errors.ts';
 import { appendEvent, diff, eventsOf, type EventRecord } from '../events/events.repository.ts';
-import { findInvoice } from '../invoices/invoices.repository.ts';
+import { findInvoiceForUse } from '../invoices/invoices.repository.ts';
 import { formatAmount, parseAmount } from '../money/wire.ts';
 import {
   findOrder,
@@ -202,11 +202,12 @@ async function usableMethod(
 
 async function usableInvoice(
   tx: Tx,
+  database: Database,
   ctx: RequestContext,
   order: OrderRow,
   invoiceId: string,
 ): Promise<void> {
-  const invoice = await findInvoice(tx, ctx.organization.id, invoiceId);
+  const invoice = await findInvoiceForUse(tx, database.engine, ctx.organization.id, invoiceId);
   if (invoice === undefined || invoice.order_id !== order.id) {
     throw new AppError('INVOICE_NOT_FOUND', { field: 'invoiceId', invoiceId });
   }
@@ -395,7 +396,8 @@ export async function createPayment(
               : 'is required for a refund without sourcePaymentId',
           );
         }
-        if (input.invoiceId !== undefined) await usableInvoice(tx, ctx, order, input.invoiceId);
+        if (input.invoiceId !== undefined)
+          await usableInvoice(tx, database, ctx, order, input.invoiceId);
 
         let amount: number;
         if (amountMinor !== undefined) {
