@@ -68,6 +68,8 @@ export async function freePort(): Promise<number> {
 export interface ServerHandle {
   url: string;
   port: number;
+  /** The running process's id (for its memory figures). */
+  readonly pid: number;
   /** Ends the process: SIGKILL simulates a crash (nothing flushed, no shutdown hooks). */
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** Starts it again on the same port and database. */
@@ -124,7 +126,15 @@ export async function startServer(
   };
   await launch();
   running.add(kill);
-  return { url, port, kill, restart: launch };
+  return {
+    url,
+    port,
+    get pid() {
+      return child?.pid ?? 0;
+    },
+    kill,
+    restart: launch,
+  };
 }
 
 const running = new Set<(signal?: NodeJS.Signals) => Promise<void>>();

@@ -6,20 +6,23 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import {
-  CompiledQuery,
   Kysely,
   PostgresDialect,
   SqliteAdapter,
-  SqliteDialect,
-  SqliteDriver,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
   sql,
-  type DatabaseConnection,
+  type DatabaseIntrospector,
+  type Dialect,
   type DialectAdapter,
+  type QueryCompiler,
+  type LogEvent,
   type Driver,
   type Transaction,
 } from 'kysely';
 import type { DatabaseConfig } from '../config.ts';
 import type { DB } from './schema.ts';
+import { SqliteServerDriver, type SqliteHandles } from './sqlite-driver.ts';
 
 export type Engine = 'sqlite' | 'postgres';
 export type Tx = Transaction<DB>;
@@ -70,35 +73,6 @@ export interface Database {
 }
 
 /**
- * SQLite's Kysely driver begins DEFERRED transactions; ours take the write lock at BEGIN.
- * better-sqlite3 waits for a lock synchronously (busy_timeout), which would freeze the whole
- * event loop — health checks included — while another process holds the lock. So the
- * synchronous wait is kept short and the rest of the wait is asynchronous, with back-off,
- * up to `lockWaitMs`; then the SQLITE_BUSY error goes up and the request is answered 503.
- */
-class ImmediateSqliteDriver extends SqliteDriver {
-  readonly #lockWaitMs: number;
-  constructor(config: ConstructorParameters<typeof SqliteDriver>[0], lockWaitMs: number) {
-    super(config);
-    this.#lockWaitMs = lockWaitMs;
-  }
-  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    const deadline = Date.now() + this.#lockWaitMs;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await connection.executeQuery(CompiledQuery.raw('begin immediate'));
-        return;
-      } catch (error) {
-        const busy = (error as { code?: unknown }).code === 'SQLITE_BUSY';
-        if (!busy || Date.now() >= deadline) throw error;
-        const backoffMs = Math.min(2 ** attempt, 50) * (0.5 + Math.random());
-        await new Promise((resolve) => setTimeout(resolve, backoffMs));
-      }
-    }
-  }
-}
-
-/**
  * SQLite does run DDL inside transactions; saying so makes Kysely's migrator run each
  * migration batch in one (IMMEDIATE) transaction, which is what serializes two processes
  * migrating the same file — Kysely takes no other lock on SQLite.
@@ -109,19 +83,22 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
   }
 }
 
-class ImmediateSqliteDialect extends SqliteDialect {
-  readonly #config: ConstructorParameters<typeof SqliteDialect>[0];
-  readonly #lockWaitMs: number;
-  constructor(config: ConstructorParameters<typeof SqliteDialect>[0], lockWaitMs: number) {
-    super(config);
-    this.#config = config;
-    this.#lockWaitMs = lockWaitMs;
+class SqliteServerDialect implements Dialect {
+  constructor(
+    private readonly open: () => SqliteHandles,
+    private readonly lockWaitMs: number,
+  ) {}
+  createDriver(): Driver {
+    return new SqliteServerDriver(this.open, this.lockWaitMs);
   }
-  override createDriver(): Driver {
-    return new ImmediateSqliteDriver(this.#config, this.#lockWaitMs);
+  createQueryCompiler(): QueryCompiler {
+    return new SqliteQueryCompiler();
   }
-  override createAdapter(): DialectAdapter {
+  createAdapter(): DialectAdapter {
     return new TransactionalDdlSqliteAdapter();
+  }
+  createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
+    return new SqliteIntrospector(db);
   }
 }
 
@@ -171,18 +148,41 @@ export function createPgPool(url: string, poolSize: number): pg.Pool {
   return pool;
 }
 
-export function createDatabase(config: DatabaseConfig): Database {
+/** A statement as it was sent to the engine (text and bound values). */
+export interface ExecutedStatement {
+  sql: string;
+  parameters: readonly unknown[];
+}
+
+export interface DatabaseOptions {
+  /**
+   * Sees every statement sent, transaction control included — the benchmark uses it to
+   * replay exactly what the service issues on the raw driver (its engine ceiling).
+   */
+  onStatement?: (statement: ExecutedStatement) => void;
+}
+
+export function createDatabase(config: DatabaseConfig, options: DatabaseOptions = {}): Database {
+  const { onStatement } = options;
+  const log =
+    onStatement === undefined
+      ? undefined
+      : (event: LogEvent) => {
+          if (event.level === 'query')
+            onStatement({ sql: event.query.sql, parameters: event.query.parameters });
+        };
   if (config.engine === 'sqlite') {
-    const handle = openSqlite(config.file);
-    const dialect = new ImmediateSqliteDialect(
-      { database: handle },
-      config.lockWaitMs ?? SQLITE_LOCK_WAIT_MS,
-    );
-    const db = new Kysely<DB>({ dialect });
+    const { file } = config;
+    const open = () => ({
+      writer: openSqlite(file),
+      reader: file === ':memory:' ? undefined : openSqlite(file),
+    });
+    const dialect = new SqliteServerDialect(open, config.lockWaitMs ?? SQLITE_LOCK_WAIT_MS);
+    const db = new Kysely<DB>({ dialect, log });
     return build('sqlite', db);
   }
   const pool = createPgPool(config.url, config.poolSize);
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), log });
   return build('postgres', db);
 }
 

@@ -23,9 +23,7 @@ interface Outcome {
 }
 
 /** Only one request at a time may work under a key: PostgreSQL needs a lock for that. */
-async function claim(database: Database, tx: Tx, scope: string, key: string): Promise<boolean> {
-  // SQLite: the request's IMMEDIATE transaction already holds the only write lock.
-  if (database.engine !== 'postgres') return true;
+async function claim(tx: Tx, scope: string, key: string): Promise<boolean> {
   const { rows } = await sql<{ claimed: boolean }>`
     select pg_try_advisory_xact_lock(hashtextextended(${JSON.stringify([scope, key])}, 0)) as claimed`.execute(
     tx,
@@ -56,11 +54,13 @@ async function runIdempotently(
         .where('scope', '=', scope)
         .where('key', '=', key)
         .executeTakeFirst();
-    // A finished key replays without waiting; only a key with no answer yet is claimed, and
-    // looked up once more after the claim in case its first request finished meanwhile.
+    // A finished key replays without waiting. On PostgreSQL a key with no answer yet is
+    // claimed, and looked up once more after the claim in case its first request finished
+    // meanwhile. SQLite needs neither: the request's IMMEDIATE transaction already holds the
+    // only write lock, so no other request can be working under the key.
     let stored = await lookup();
-    if (stored === undefined) {
-      if (!(await claim(database, tx, scope, key))) throw new AppError('IDEMPOTENCY_IN_PROGRESS');
+    if (stored === undefined && database.engine === 'postgres') {
+      if (!(await claim(tx, scope, key))) throw new AppError('IDEMPOTENCY_IN_PROGRESS');
       stored = await lookup();
     }
     if (stored !== undefined) {
