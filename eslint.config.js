@@ -4,7 +4,17 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', 'coverage/', 'bin/', '.scratch/', '.reliability/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'data/',
+      'coverage/',
+      'bin/',
+      '.scratch/',
+      '.reliability/',
+      '.bench/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -25,7 +35,7 @@ export default tseslint.config(
   },
   {
     // Tests read JSON bodies freely; the assertions are the type check there.
-    files: ['test/**/*.ts', 'reliability/**/*.ts'],
+    files: ['test/**/*.ts', 'reliability/**/*.ts', 'bench/**/*.ts'],
     rules: {
       '@typescript-eslint/no-explicit-any': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',

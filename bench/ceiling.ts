@@ -1,0 +1,225 @@
+// The engine's own ceiling for the create-payment request: the statements the service really
+// sends for it (captured from the running code, auth lookups and idempotency record
+// included), replayed by the smallest possible client — a synchronous loop over prepared
+// statements on better-sqlite3, and pgbench on PostgreSQL. The service's throughput divided
+// by this is the share of the engine the service keeps (issue 6).
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { uuidv7 } from 'uuidv7';
+import type { ExecutedStatement } from '../src/db/engine.ts';
+import { openSqlite } from '../src/db/engine.ts';
+import { Histogram } from './histogram.ts';
+
+/** What one captured parameter becomes when the statement is replayed. */
+type ParamPlan =
+  | { kind: 'constant'; value: unknown }
+  /** The order the iteration works on (rotates over a pool, as the service load does). */
+  | { kind: 'order' }
+  /** A value the service made new for this request (an id, an idempotency key). */
+  | { kind: 'fresh'; slot: number };
+
+export interface ReplayPlan {
+  statements: { sql: string; params: ParamPlan[] }[];
+  freshSlots: number;
+}
+
+const INSTANT = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
+
+/**
+ * Two captures of the same request on two orders tell constants from per-request values:
+ * a position that differs is the order, a fresh identity (unique per request: ids and keys)
+ * or a value with no uniqueness to respect (figures, timestamps, JSON copies), which is
+ * replayed as captured.
+ */
+export function planReplay(
+  first: ExecutedStatement[],
+  second: ExecutedStatement[],
+  orders: [string, string],
+): ReplayPlan {
+  if (first.length !== second.length)
+    throw new Error(`captures differ: ${first.length} vs ${second.length} statements`);
+  const slots = new Map<string, number>();
+  const statements = first.map((a, i) => {
+    const b = second[i]!;
+    if (a.sql !== b.sql) throw new Error(`capture ${i} differs:\n${a.sql}\n${b.sql}`);
+    const params = a.parameters.map((value, j): ParamPlan => {
+      const other = b.parameters[j];
+      if (value === other) return { kind: 'constant', value };
+      if (value === orders[0] && other === orders[1]) return { kind: 'order' };
+      const identity = typeof value === 'string' && value.length <= 64 && !INSTANT.test(value);
+      if (!identity) return { kind: 'constant', value };
+      let slot = slots.get(value);
+      if (slot === undefined) slots.set(value, (slot = slots.size));
+      return { kind: 'fresh', slot };
+    });
+    return { sql: a.sql, params };
+  });
+  return { statements, freshSlots: slots.size };
+}
+
+/** Captures the statements of `send` (one request) while `record` is switched on. */
+export async function capture(
+  sink: { record: ExecutedStatement[] | null },
+  send: () => Promise<void>,
+): Promise<ExecutedStatement[]> {
+  sink.record = [];
+  try {
+    await send();
+    return sink.record;
+  } finally {
+    sink.record = null;
+  }
+}
+
+export interface CeilingResult {
+  engine: 'sqlite' | 'postgres';
+  tool: string;
+  connections: number;
+  durationS: number;
+  transactions: number;
+  txPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  statementsPerTx: number;
+}
+
+/** better-sqlite3 on the same file with the service's pragmas (WAL, synchronous=FULL). */
+export function sqliteCeiling(
+  file: string,
+  plan: ReplayPlan,
+  orders: string[],
+  durationS: number,
+): CeilingResult {
+  const handle = openSqlite(file);
+  try {
+    const prepared = plan.statements.map((s) => ({
+      stmt: handle.prepare(s.sql),
+      params: s.params,
+    }));
+    const hist = new Histogram();
+    const fresh: string[] = new Array<string>(plan.freshSlots);
+    const end = performance.now() + durationS * 1000;
+    let n = 0;
+    for (; performance.now() < end; n++) {
+      const t0 = performance.now();
+      for (let k = 0; k < fresh.length; k++) fresh[k] = uuidv7();
+      const order = orders[n % orders.length]!;
+      for (const { stmt, params } of prepared) {
+        const values = params.map((p) =>
+          p.kind === 'constant' ? p.value : p.kind === 'order' ? order : fresh[p.slot],
+        );
+        if (stmt.reader) stmt.all(...values);
+        else stmt.run(...values);
+      }
+      hist.record(performance.now() - t0);
+    }
+    return {
+      engine: 'sqlite',
+      tool: 'better-sqlite3 loop, prepared statements, one connection',
+      connections: 1,
+      durationS,
+      transactions: n,
+      txPerSec: n / durationS,
+      ...hist.summaryMs(),
+      statementsPerTx: plan.statements.length,
+    };
+  } finally {
+    handle.close();
+  }
+}
+
+/** A PostgreSQL literal; ':' is escaped because pgbench reads ':name' as a variable. */
+function pgLiteral(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/:/g, '\\x3a')}'`;
+}
+
+/** One pgbench script per order (pgbench cannot pick a string from a list). */
+export function pgbenchScript(plan: ReplayPlan, order: string): string {
+  const lines: string[] = [];
+  for (let k = 0; k < plan.freshSlots; k++)
+    lines.push(`\\set f${k} random(1, 9223372036854775806)`);
+  for (const s of plan.statements) {
+    const text = s.sql.replace(/\s+/g, ' ').replace(/\$(\d+)/g, (_, d: string) => {
+      const p = s.params[Number(d) - 1]!;
+      return p.kind === 'constant'
+        ? pgLiteral(p.value)
+        : p.kind === 'order'
+          ? pgLiteral(order)
+          : `('f' || :f${p.slot})`;
+    });
+    lines.push(`${text};`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+const run = promisify(execFile);
+
+export async function pgbenchCeiling(
+  url: string,
+  plan: ReplayPlan,
+  orders: string[],
+  durationS: number,
+  connections: number,
+): Promise<CeilingResult> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'om-pgbench-'));
+  try {
+    // pgbench takes at most 128 scripts; 100 orders spread the row locks like the service load.
+    const files = orders.slice(0, 100).map((order, i) => {
+      const file = path.join(dir, `create-payment-${i}.sql`);
+      fs.writeFileSync(file, pgbenchScript(plan, order));
+      return file;
+    });
+    const bin = process.env.OM_TEST_PG_BIN
+      ? path.join(process.env.OM_TEST_PG_BIN, 'pgbench')
+      : 'pgbench';
+    const args = [
+      '--no-vacuum',
+      '--protocol=prepared',
+      `--client=${connections}`,
+      '--jobs=2',
+      `--time=${durationS}`,
+      '--log',
+      `--log-prefix=${path.join(dir, 'tx')}`,
+      ...files.flatMap((f) => ['--file', `${f}@1`]),
+      url,
+    ];
+    const { stdout } = await run(bin, args, { maxBuffer: 64 * 1024 * 1024 });
+    const number = (re: RegExp) => {
+      const m = re.exec(stdout);
+      if (m === null)
+        throw new Error(`pgbench output lacks ${re.source}:\n${stdout.slice(0, 2000)}`);
+      return Number(m[1]);
+    };
+    const transactions = number(/number of transactions actually processed: (\d+)/);
+    const failed = /number of failed transactions: (\d+)/.exec(stdout);
+    if (failed !== null && Number(failed[1]) > 0) throw new Error(`pgbench: ${failed[0]}`);
+    // The per-transaction log: "client transaction latency_us script epoch epoch_us".
+    const hist = new Histogram();
+    for (const f of fs.readdirSync(dir).filter((n) => n.startsWith('tx.'))) {
+      for (const line of fs.readFileSync(path.join(dir, f), 'utf8').split('\n')) {
+        const latencyUs = Number(line.split(' ')[2]);
+        if (line !== '' && Number.isFinite(latencyUs)) hist.record(latencyUs / 1000);
+      }
+    }
+    return {
+      engine: 'postgres',
+      tool: `pgbench --protocol=prepared, ${connections} clients, 2 threads`,
+      connections,
+      durationS,
+      transactions,
+      txPerSec: number(/tps = ([\d.]+) \(without initial connection time\)/),
+      ...hist.summaryMs(),
+      statementsPerTx: plan.statements.length,
+    };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,359 @@
+// One engine's benchmark (the engine is TEST_DATABASE_URL's, as for the tests): the real
+// server as a child process on loopback, the load scenarios, the same-run engine ceiling,
+// growth with history and memory over a long run. Prints a table and writes one JSON file.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { sql } from 'kysely';
+import { createApiKey } from '../src/api-keys/api-keys.service.ts';
+import { buildApp } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { createDatabase, type Database, type ExecutedStatement } from '../src/db/engine.ts';
+import { migrateToLatest } from '../src/db/migrate.ts';
+import { cliCaller } from '../src/shared/context.ts';
+import {
+  atLeast,
+  atMost,
+  call,
+  exactly,
+  fixture,
+  makeOrganization,
+  startServer,
+  stopAllServers,
+  type Figure,
+  type OrgKeys,
+} from '../reliability/lib.ts';
+import { createTestDatabase, TEST_ENGINE } from '../test/support/database.ts';
+import {
+  capture,
+  pgbenchCeiling,
+  planReplay,
+  sqliteCeiling,
+  type CeilingResult,
+} from './ceiling.ts';
+import { runLoad, SCENARIOS, type LoadResult, type Target } from './load.ts';
+import { PROFILES, type ProfileName } from './profiles.ts';
+import { Seeder } from './seed.ts';
+
+const { values } = parseArgs({
+  options: {
+    profile: { type: 'string', default: 'full' },
+    out: { type: 'string', default: '.bench' },
+    /** Comma-separated parts to run: scenario names, ceiling, growth, memory (default all). */
+    only: { type: 'string' },
+  },
+});
+const only = values.only?.split(',');
+const wanted = (part: string) => only === undefined || only.includes(part);
+const profileName = values.profile as ProfileName;
+const profile = PROFILES[profileName];
+if (profile === undefined) throw new Error(`unknown profile ${values.profile}`);
+const engine = TEST_ENGINE;
+const CONNECTIONS = 50;
+/** The service's pool on PostgreSQL (also pgbench's client count for the ceiling). */
+const PG_POOL_SIZE = Number(process.env.BENCH_PG_POOL_SIZE ?? 20);
+const log = (message: string) => console.error(`[bench ${engine}] ${message}`);
+
+/** An order of a large total, optionally with `receipts` complete receipts of 1.00 each. */
+async function templateOrder(
+  base: string,
+  org: OrgKeys,
+  receipts: number,
+  amount = 1,
+): Promise<{ orderId: string; paymentIds: string[] }> {
+  const headers = { 'api-key': org.keys.manager, 'organization-id': org.id };
+  const order = await call(base, 'POST', '/v1/om/orders', headers, {
+    params: { total: 1_000_000 },
+  });
+  if (order.status !== 200) throw new Error(`template order: ${order.text}`);
+  const orderId = order.body.data.id as string;
+  const paymentIds: string[] = [];
+  for (let i = 0; i < receipts; i++) {
+    const p = await call(base, 'POST', '/v1/om/payments', headers, {
+      params: { orderId, type: 'receipt', methodId: org.method, amount, status: 'complete' },
+    });
+    if (p.status !== 200) throw new Error(`template payment: ${p.text}`);
+    paymentIds.push(p.body.data.id as string);
+  }
+  return { orderId, paymentIds };
+}
+
+async function countPayments(database: Database): Promise<number> {
+  const r = await sql<{ n: number | string }>`select count(*) as n from payments`.execute(
+    database.db,
+  );
+  return Number(r.rows[0]!.n);
+}
+
+/** Orders enough for `seconds` of a scenario at a rate no run here reaches. */
+function poolSize(paymentsPerCycle: number, steps: number, seconds: number): number {
+  const cycles = (8000 * seconds) / steps;
+  return Math.max(200, Math.ceil((cycles * paymentsPerCycle) / 90));
+}
+
+async function measureCeiling(durationS: number): Promise<CeilingResult> {
+  const testDatabase = await createTestDatabase();
+  const sink: { record: ExecutedStatement[] | null } = { record: null };
+  const database = createDatabase(testDatabase.config, {
+    onStatement: (s) => sink.record?.push(s),
+  });
+  try {
+    await migrateToLatest(database);
+    const config = {
+      ...loadConfig({}),
+      bootstrap: false,
+      database: testDatabase.config,
+      rateLimitPerMinute: 0,
+    };
+    const app = await buildApp({ config, database, logger: false });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const address = app.server.address() as { port: number };
+    const base = `http://127.0.0.1:${address.port}`;
+    const root = await createApiKey(database, cliCaller('bench'), {
+      name: 'root',
+      role: 'admin',
+      organizations: 'all',
+    });
+    const org = await makeOrganization(base, root.secret);
+    const template = await templateOrder(base, org, 0);
+    const { orderIds } = await new Seeder(database).copyOrder(org.id, template.orderId, 102);
+    const send = (orderId: string, key: string) => async () => {
+      const r = await call(
+        base,
+        'POST',
+        '/v1/om/payments',
+        { 'api-key': org.keys.cashier, 'organization-id': org.id, 'idempotency-key': key },
+        {
+          params: { orderId, type: 'receipt', methodId: org.method, amount: 1, status: 'complete' },
+        },
+      );
+      if (r.status !== 200) throw new Error(`ceiling capture: ${r.text}`);
+    };
+    const first = await capture(sink, send(orderIds[0]!, 'ceiling-capture-a'));
+    const second = await capture(sink, send(orderIds[1]!, 'ceiling-capture-b'));
+    const plan = planReplay(first, second, [orderIds[0]!, orderIds[1]!]);
+    await app.close();
+    const before = await countPayments(database);
+    const orders = orderIds.slice(2);
+    const result =
+      testDatabase.config.engine === 'sqlite'
+        ? sqliteCeiling(testDatabase.config.file, plan, orders, durationS)
+        : await pgbenchCeiling(testDatabase.url, plan, orders, durationS, PG_POOL_SIZE);
+    // The loop must have done the real work: one new payment per transaction.
+    const made = (await countPayments(database)) - before;
+    if (made !== result.transactions)
+      throw new Error(`ceiling made ${made} payments in ${result.transactions} transactions`);
+    return result;
+  } finally {
+    await database.close();
+    await testDatabase.drop();
+  }
+}
+
+interface Report {
+  engine: string;
+  profile: ProfileName;
+  date: string;
+  machine: { cores: number; cpu: string; memoryGiB: number; node: string };
+  durability: string;
+  pgPoolSize?: number;
+  scenarios: (LoadResult & { ratioToCeiling?: number })[];
+  ceiling: CeilingResult;
+  growth: Record<string, LoadResult & { paymentsInDatabase: number; paymentsPerOrder: number }>;
+  memory?: { rssAt30sMb: number; rssAtEndMb: number; seconds: number; samples: number[] };
+  figures: Figure[];
+}
+
+async function main(): Promise<void> {
+  fs.mkdirSync(values.out, { recursive: true });
+  const fx = await fixture();
+  const server = await startServer(fx.testDatabase.url, {
+    PG_POOL_SIZE: String(PG_POOL_SIZE),
+    LOG_LEVEL: 'warn',
+  });
+  try {
+    const org = await makeOrganization(server.url, fx.rootKey);
+    const target: Target = {
+      url: server.url,
+      organizationId: org.id,
+      apiKey: org.keys.cashier,
+      methodId: org.method,
+      pid: server.pid,
+    };
+    const seeder = new Seeder(fx.database);
+    const empty = await templateOrder(server.url, org, 0);
+    const withSource = await templateOrder(server.url, org, 1, 5000);
+    const withTen = await templateOrder(server.url, org, 10);
+    const copies = async (t: { orderId: string }, n: number) =>
+      seeder.copyOrder(org.id, t.orderId, n);
+
+    {
+      const mixed = SCENARIOS.mixed!;
+      const pool = await copies(empty, poolSize(mixed.paymentsPerCycle, 6, profile.warmupS));
+      log(`warm-up: mixed for ${profile.warmupS} s (not reported)`);
+      await runLoad(mixed, target, pool.orderIds, {
+        connections: CONNECTIONS,
+        durationS: profile.warmupS,
+      });
+    }
+
+    const scenarios: Report['scenarios'] = [];
+    const names = [
+      'mixed',
+      'create-payment',
+      'create-confirm',
+      'refund',
+      'get-order',
+      'list-payments',
+    ];
+    for (const name of names.filter(wanted)) {
+      const scenario = SCENARIOS[name]!;
+      const steps = scenario.steps(
+        target,
+        () => '',
+        () => '',
+      ).length;
+      const size = poolSize(scenario.paymentsPerCycle, steps, profile.scenarioS);
+      const template = name === 'refund' ? withSource : name === 'list-payments' ? withTen : empty;
+      const pool = await copies(template, size);
+      const sources = new Map(
+        pool.orderIds.map((id, i) => [id, pool.idOf(i, withSource.paymentIds[0] ?? '')]),
+      );
+      log(`${name}: ${profile.scenarioS} s, ${CONNECTIONS} connections, ${size} orders`);
+      const result = await runLoad(
+        scenario,
+        target,
+        pool.orderIds,
+        { connections: CONNECTIONS, durationS: profile.scenarioS },
+        (order) => sources.get(order)!,
+      );
+      scenarios.push(result);
+      log(
+        `${name}: ${result.reqPerSec.toFixed(0)} req/s, p99 ${result.p99Ms} ms, errors ${result.errors}`,
+      );
+    }
+
+    log(`ceiling: ${profile.ceilingS} s`);
+    const ceiling = await measureCeiling(profile.ceilingS);
+    const create = scenarios.find((s) => s.scenario === 'create-payment')!;
+    create.ratioToCeiling = create.reqPerSec / ceiling.txPerSec;
+    log(
+      `ceiling: ${ceiling.txPerSec.toFixed(0)} tx/s; service ${create.reqPerSec.toFixed(0)} req/s`,
+    );
+
+    // Growth: the same cycle on orders holding 7 (→ 10) and 97 (→ 100) payments, with a small
+    // and then a large history in the database.
+    const growth: Report['growth'] = {};
+    const full = await templateOrder(server.url, org, 100);
+    const seven = await templateOrder(server.url, org, 7);
+    const ninetySeven = await templateOrder(server.url, org, 97);
+    const cycle = SCENARIOS.cycle!;
+    const measure = async (label: string, template: { orderId: string }, perOrder: number) => {
+      const pool = await copies(template, profile.growthCycles);
+      const paymentsInDatabase = await countPayments(fx.database);
+      log(`growth ${label}: ${paymentsInDatabase} payments in the database`);
+      const r = await runLoad(cycle, target, pool.orderIds, {
+        connections: CONNECTIONS,
+        cycles: profile.growthCycles,
+      });
+      growth[label] = { ...r, paymentsInDatabase, paymentsPerOrder: perOrder };
+      log(
+        `growth ${label}: ${r.reqPerSec.toFixed(0)} req/s, p50 ${r.p50Ms} ms, errors ${r.errors}`,
+      );
+    };
+    const topUp = async (to: number) => {
+      const now = await countPayments(fx.database);
+      if (to > now) await copies(full, Math.ceil((to - now) / 100));
+    };
+    await topUp(profile.historySmall);
+    await measure('small', seven, 10);
+    await measure('full order', ninetySeven, 100);
+    await topUp(profile.historyLarge);
+    await measure('large history', seven, 10);
+
+    let memory: Report['memory'];
+    if (profile.memoryS > 0) {
+      const scenario = SCENARIOS.mixed!;
+      const pool = await copies(empty, poolSize(scenario.paymentsPerCycle, 6, profile.memoryS));
+      const samples: number[] = [];
+      log(`memory: mixed for ${profile.memoryS} s`);
+      const r = await runLoad(scenario, target, pool.orderIds, {
+        connections: CONNECTIONS,
+        durationS: profile.memoryS,
+        onSecond: (_s, rss) => samples.push(rss),
+      });
+      memory = {
+        rssAt30sMb: samples[29] ?? Number.NaN,
+        rssAtEndMb: r.rssMb,
+        seconds: profile.memoryS,
+        samples,
+      };
+      scenarios.push({ ...r, scenario: `mixed ${profile.memoryS} s` });
+    }
+
+    const mixed = scenarios.find((s) => s.scenario === 'mixed')!;
+    const small = growth.small!;
+    const figures: Figure[] = [
+      ...scenarios.map((s) => exactly(`${s.scenario}: errors`, s.errors, 0)),
+      ...Object.entries(growth).map(([k, g]) => exactly(`growth ${k}: errors`, g.errors, 0)),
+      atMost('mixed: p99 ms', mixed.p99Ms, 50),
+      atLeast(
+        'create-payment: share of the engine ceiling',
+        round(create.ratioToCeiling, 3),
+        engine === 'sqlite' ? 0.6 : 0.5,
+      ),
+      atMost(
+        'growth 100 payments/order: cost ratio (req/s small ÷ req/s full order)',
+        round(small.reqPerSec / growth['full order']!.reqPerSec, 3),
+        1.2,
+      ),
+      atMost(
+        `growth ${profile.historyLarge} payments in the database: cost ratio`,
+        round(small.reqPerSec / growth['large history']!.reqPerSec, 3),
+        1.2,
+      ),
+      ...(memory
+        ? [
+            atMost(
+              'memory: RSS at end ÷ RSS at 30 s',
+              round(memory.rssAtEndMb / memory.rssAt30sMb, 3),
+              1.2,
+            ),
+          ]
+        : []),
+    ];
+    const report: Report = {
+      engine,
+      profile: profileName,
+      date: new Date().toISOString(),
+      machine: {
+        cores: os.cpus().length,
+        cpu: os.cpus()[0]?.model ?? 'unknown',
+        memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+        node: process.version,
+      },
+      durability:
+        engine === 'sqlite'
+          ? 'SQLite WAL, synchronous=FULL'
+          : 'PostgreSQL defaults: fsync=on, synchronous_commit=on',
+      ...(engine === 'postgres' ? { pgPoolSize: PG_POOL_SIZE } : {}),
+      scenarios,
+      ceiling,
+      growth,
+      ...(memory ? { memory } : {}),
+      figures,
+    };
+    const file = path.join(values.out, `bench-${engine}-${profileName}.json`);
+    fs.writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+    log(`wrote ${file}`);
+  } finally {
+    await stopAllServers();
+    await fx.close();
+  }
+}
+
+const round = (x: number | undefined, digits: number) =>
+  x === undefined ? Number.NaN : Math.round(x * 10 ** digits) / 10 ** digits;
+
+await main();

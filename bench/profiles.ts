@@ -1,0 +1,49 @@
+// How long and how big each benchmark profile runs. `full` is what issue 6's targets are
+// judged on; `quick` is for a look during development; `smoke` proves in CI that the
+// benchmark itself still works (its figures are not judged, only its errors).
+export interface BenchProfile {
+  /** Seconds of unreported mixed load first, so the measured runs meet warm (JIT-compiled) code. */
+  warmupS: number;
+  /** Seconds per load scenario. */
+  scenarioS: number;
+  /** Seconds of the engine-ceiling loop. */
+  ceilingS: number;
+  /** Cycles (3 requests each, one order each) per growth measurement. */
+  growthCycles: number;
+  /** Payments in the database for the small and the large history. */
+  historySmall: number;
+  historyLarge: number;
+  /** Length of the mixed run whose memory is compared at 30 s and at the end (0: none). */
+  memoryS: number;
+}
+
+export const PROFILES = {
+  smoke: {
+    warmupS: 2,
+    scenarioS: 2,
+    ceilingS: 2,
+    growthCycles: 150,
+    historySmall: 2_000,
+    historyLarge: 10_000,
+    memoryS: 0,
+  },
+  quick: {
+    warmupS: 5,
+    scenarioS: 10,
+    ceilingS: 10,
+    growthCycles: 1_000,
+    historySmall: 10_000,
+    historyLarge: 100_000,
+    memoryS: 0,
+  },
+  full: {
+    warmupS: 10,
+    scenarioS: 30,
+    ceilingS: 30,
+    growthCycles: 2_000,
+    historySmall: 10_000,
+    historyLarge: 1_000_000,
+    memoryS: 300,
+  },
+} satisfies Record<string, BenchProfile>;
+export type ProfileName = keyof typeof PROFILES;

@@ -1,0 +1,137 @@
+// `npm run bench [-- --profile smoke|quick|full] [--only a,b]`: the benchmark on the embedded
+// engine, then on PostgreSQL when TEST_DATABASE_URL names a server (scripts/with-postgres.sh
+// sets it). Each engine runs in its own process (bench/engine.ts); this prints one table and
+// the judged figures, writes .bench/summary-<profile>.json and .bench/summary-<profile>.md,
+// and exits non-zero if a run failed or, for the full profile, a target was missed.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { passes, ROOT, type Figure } from '../reliability/lib.ts';
+import { PROFILES, type ProfileName } from './profiles.ts';
+
+const { values } = parseArgs({
+  options: {
+    profile: { type: 'string', default: 'full' },
+    only: { type: 'string' },
+    out: { type: 'string', default: '.bench' },
+  },
+});
+const profile = values.profile as ProfileName;
+if (!(profile in PROFILES)) {
+  console.error(`bench: unknown profile ${profile} (smoke, quick or full)`);
+  process.exit(2);
+}
+const out = path.resolve(values.out);
+fs.mkdirSync(out, { recursive: true });
+
+const pgUrl = process.env.TEST_DATABASE_URL;
+const engines: { engine: string; env: NodeJS.ProcessEnv }[] = [
+  { engine: 'sqlite', env: { ...process.env, TEST_DATABASE_URL: '' } },
+  ...(pgUrl?.startsWith('postgres') ? [{ engine: 'postgres', env: process.env }] : []),
+];
+
+interface Row {
+  scenario: string;
+  reqPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  errors: number;
+  ratioToCeiling?: number;
+  rssMb?: number;
+  paymentsInDatabase?: number;
+}
+interface Report {
+  engine: string;
+  date: string;
+  machine: { cores: number; cpu: string; memoryGiB: number; node: string };
+  durability: string;
+  pgPoolSize?: number;
+  scenarios: Row[];
+  ceiling?: {
+    tool: string;
+    txPerSec: number;
+    p50Ms: number;
+    p99Ms: number;
+    p999Ms: number;
+    statementsPerTx: number;
+  };
+  growth: Record<string, Row & { paymentsPerOrder: number }>;
+  memory?: { rssAt30sMb: number; rssAtEndMb: number; seconds: number };
+  figures: Figure[];
+}
+
+let failed = false;
+const reports: Report[] = [];
+for (const { engine, env } of engines) {
+  const args = [
+    '--import',
+    'tsx',
+    path.join(ROOT, 'bench/engine.ts'),
+    '--profile',
+    profile,
+    '--out',
+    out,
+  ];
+  if (values.only !== undefined) args.push('--only', values.only);
+  const child = spawnSync(process.execPath, args, { cwd: ROOT, env, stdio: 'inherit' });
+  const file = path.join(out, `bench-${engine}-${profile}.json`);
+  if (child.status !== 0 || !fs.existsSync(file)) {
+    console.error(`bench: the ${engine} run failed (exit ${child.status})`);
+    failed = true;
+    continue;
+  }
+  reports.push(JSON.parse(fs.readFileSync(file, 'utf8')) as Report);
+}
+
+const fmt = (x: number | undefined, digits = 1) =>
+  x === undefined || Number.isNaN(x) ? '' : x.toFixed(digits);
+const lines: string[] = [];
+for (const r of reports) {
+  lines.push(
+    `### ${r.engine} — ${r.date.slice(0, 16).replace('T', ' ')} UTC, profile ${profile}`,
+    '',
+    `${r.machine.cores} cores (${r.machine.cpu}), ${r.machine.memoryGiB} GiB, Node ${r.machine.node}; ` +
+      `${r.durability}${r.pgPoolSize ? `; service pool ${r.pgPoolSize}` : ''}; 50 connections, ` +
+      'load generator on the same machine; every write with an Idempotency-Key.',
+    '',
+    '| run | req/s | p50 ms | p99 ms | p99.9 ms | errors | ÷ ceiling | RSS MB | payments in DB |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
+  const row = (name: string, s: Row) =>
+    `| ${name} | ${fmt(s.reqPerSec, 0)} | ${fmt(s.p50Ms)} | ${fmt(s.p99Ms)} | ${fmt(s.p999Ms)} | ${s.errors} | ${fmt(s.ratioToCeiling, 2)} | ${fmt(s.rssMb)} | ${s.paymentsInDatabase ?? ''} |`;
+  for (const s of r.scenarios) lines.push(row(s.scenario, s));
+  for (const [k, g] of Object.entries(r.growth))
+    lines.push(row(`growth: ${k} (${g.paymentsPerOrder}/order)`, g));
+  if (r.ceiling)
+    lines.push(
+      `| engine ceiling: create payment (${r.ceiling.statementsPerTx} statements; ${r.ceiling.tool}) | ${fmt(r.ceiling.txPerSec, 0)} | ${fmt(r.ceiling.p50Ms, 2)} | ${fmt(r.ceiling.p99Ms, 2)} | ${fmt(r.ceiling.p999Ms, 2)} | 0 | 1.00 | | |`,
+    );
+  if (r.memory)
+    lines.push(
+      '',
+      `Memory: RSS ${r.memory.rssAt30sMb} MB after 30 s, ${r.memory.rssAtEndMb} MB after ${r.memory.seconds} s of mixed load.`,
+    );
+  lines.push('', '| figure | value | target | met |', '| --- | ---: | ---: | --- |');
+  for (const f of r.figures)
+    lines.push(
+      `| ${f.name} | ${f.value} | ${f.mark.op} ${f.mark.target} | ${passes(f) ? 'yes' : '**no**'} |`,
+    );
+  lines.push('');
+}
+const markdown = lines.join('\n');
+console.log(`\n${markdown}`);
+fs.writeFileSync(path.join(out, `summary-${profile}.md`), markdown);
+fs.writeFileSync(
+  path.join(out, `summary-${profile}.json`),
+  `${JSON.stringify({ profile, reports }, null, 2)}\n`,
+);
+// Only the full profile is long enough for its figures to mean anything; shorter ones are
+// judged on errors alone (their job is to show the benchmark works).
+const judged = reports.flatMap((r) =>
+  r.figures.filter((f) => profile === 'full' || f.name.endsWith(': errors')),
+);
+const missed = judged.filter((f) => !passes(f));
+console.log(`bench: ${judged.length - missed.length} judged figures met, ${missed.length} missed`);
+process.exit(failed || missed.length > 0 ? 1 : 0);
