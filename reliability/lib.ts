@@ -80,12 +80,14 @@ export interface ServerHandle {
 export async function startServer(
   databaseUrl: string,
   env: Record<string, string> = {},
+  /** Flags for node itself (e.g. --cpu-prof, which NODE_OPTIONS does not take). */
+  nodeFlags: string[] = [],
 ): Promise<ServerHandle> {
   const port = await freePort();
   let child: ChildProcess | undefined;
   const url = `http://127.0.0.1:${port}`;
   const launch = async () => {
-    child = spawn(process.execPath, [path.join(ROOT, 'bin/om-payments.js'), 'serve'], {
+    child = spawn(process.execPath, [...nodeFlags, path.join(ROOT, 'bin/om-payments.js'), 'serve'], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',

@@ -34,8 +34,8 @@ void describe(`transactionLocking (${TEST_ENGINE})`, () => {
 
   void test('a second locker waits until the first commits, and sees its write', async () => {
     const log: string[] = [];
-    const first = a.transactionLocking('organizations', orgId, orgId, async (tx, found) => {
-      assert.equal(found, true);
+    const first = a.transactionLocking('organizations', orgId, orgId, async (tx, locked) => {
+      assert.equal(locked?.id, orgId);
       log.push('first:locked');
       await sleep(300);
       await tx
@@ -46,8 +46,9 @@ void describe(`transactionLocking (${TEST_ENGINE})`, () => {
       log.push('first:commit');
     });
     await sleep(50);
-    const second = b.transactionLocking('organizations', orgId, orgId, async (tx, found) => {
-      assert.equal(found, true);
+    const second = b.transactionLocking('organizations', orgId, orgId, async (tx, locked) => {
+      // The row handed over is read under the lock, so it already shows the first's write.
+      assert.equal(locked?.name, 'renamed by first');
       log.push('second:locked');
       const row = await tx
         .selectFrom('organizations')
@@ -83,15 +84,15 @@ void describe(`transactionLocking (${TEST_ENGINE})`, () => {
 
   void test('a row of another organization is not found', async () => {
     const other = (await createOrganization(a, cliCaller(), { name: 'other', currency: 'KWD' })).id;
-    const found = await a.transactionLocking('organizations', other, orgId, async (_tx, f) => f);
-    assert.equal(found, false);
+    const found = await a.transactionLocking('organizations', other, orgId, async (_tx, r) => r);
+    assert.equal(found, undefined);
     const missing = await a.transactionLocking(
       'organizations',
       orgId,
       'no-such-id',
-      async (_tx, f) => f,
+      async (_tx, r) => r,
     );
-    assert.equal(missing, false);
+    assert.equal(missing, undefined);
   });
 
   void test('concurrent read-modify-write under the lock loses no update', async () => {

@@ -50,6 +50,72 @@ export async function findApiKeyByHash(
   return row === undefined ? undefined : (await withOrganizations(db, [row]))[0];
 }
 
+/** The organization columns a request context needs. */
+export interface KeyOrganization {
+  id: string;
+  currency: string;
+  currency_exponent: number;
+  max_payments_per_order: number;
+}
+
+/**
+ * A key by its hash together with what it may do in one organization, in one statement
+ * (every /v1/om/ request pays for this lookup): whether the key is linked to the
+ * organization, and the organization's row if it exists.
+ */
+export async function findApiKeyForOrganization(
+  db: Kysely<DB>,
+  secretHash: string,
+  organizationId: string,
+): Promise<
+  { key: ApiKeyRow; linked: boolean; organization: KeyOrganization | undefined } | undefined
+> {
+  const row = await db
+    .selectFrom('api_keys as k')
+    .leftJoin('organizations as o', (join) => join.on('o.id', '=', organizationId))
+    .selectAll('k')
+    .select((eb) => [
+      'o.id as org_id',
+      'o.currency as org_currency',
+      'o.currency_exponent as org_currency_exponent',
+      'o.max_payments_per_order as org_max_payments_per_order',
+      eb
+        .exists(
+          eb
+            .selectFrom('api_key_organizations as l')
+            .select('l.api_key_id')
+            .whereRef('l.api_key_id', '=', 'k.id')
+            .where('l.organization_id', '=', organizationId),
+        )
+        .as('linked'),
+    ])
+    .where('k.secret_hash', '=', secretHash)
+    .executeTakeFirst();
+  if (row === undefined) return undefined;
+  const {
+    org_id,
+    org_currency,
+    org_currency_exponent,
+    org_max_payments_per_order,
+    linked,
+    ...key
+  } = row;
+  return {
+    key,
+    // SQLite answers EXISTS with 0/1, PostgreSQL with a boolean.
+    linked: linked === true || Number(linked) === 1,
+    organization:
+      org_id === null
+        ? undefined
+        : {
+            id: org_id,
+            currency: org_currency!,
+            currency_exponent: org_currency_exponent!,
+            max_payments_per_order: org_max_payments_per_order!,
+          },
+  };
+}
+
 export async function findApiKey(db: Kysely<DB>, id: string): Promise<ApiKeyWithOrgs | undefined> {
   const row = await db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
   return row === undefined ? undefined : (await withOrganizations(db, [row]))[0];

@@ -161,6 +161,32 @@ export async function authenticate(
   return same ? row : undefined;
 }
 
+/**
+ * A live key and what it may do in `organizationId` (the one-statement lookup of every
+ * /v1/om/ request). The caller it yields knows only that organization: the request acts on
+ * no other. `organization` is undefined when the key may not use it or it does not exist —
+ * the two are not told apart.
+ */
+export async function authenticateForOrganization(
+  database: Database,
+  secret: string,
+  organizationId: string,
+  requestId: string,
+): Promise<{ caller: Caller; organization: repo.KeyOrganization | undefined } | undefined> {
+  if (!secret.startsWith(SECRET_PREFIX) || secret.length > 200) return undefined;
+  const hash = hashSecret(secret);
+  const found = await repo.findApiKeyForOrganization(database.db, hash, organizationId);
+  if (found === undefined || found.key.revoked_at !== null) return undefined;
+  const same = timingSafeEqual(Buffer.from(found.key.secret_hash, 'hex'), Buffer.from(hash, 'hex'));
+  if (!same) return undefined;
+  const caller = callerFromKey(
+    { ...found.key, organization_ids: found.linked ? [organizationId] : [] },
+    requestId,
+  );
+  const allowed = mayUseOrganization(caller, organizationId);
+  return { caller, organization: allowed ? found.organization : undefined };
+}
+
 export function callerFromKey(key: repo.ApiKeyWithOrgs, requestId: string): Caller {
   return {
     keyId: key.id,

@@ -16,6 +16,7 @@ import {
   type Dialect,
   type DialectAdapter,
   type QueryCompiler,
+  type Selectable,
   type LogEvent,
   type Driver,
   type Transaction,
@@ -48,13 +49,14 @@ export interface Database {
   /**
    * A transaction in which one row — e.g. the order all money changes hang on — is locked
    * before `fn` runs, so every check `fn` makes holds until commit (API.md §5).
-   * `fn` gets `found: false` when the row does not exist in that organization.
+   * `fn` gets the row as read under the lock (one statement locks and loads it), or
+   * undefined when it does not exist in that organization.
    */
-  transactionLocking<T>(
-    table: LockableTable,
+  transactionLocking<T, Table extends LockableTable>(
+    table: Table,
     organizationId: string,
     id: string,
-    fn: (tx: Tx, found: boolean) => Promise<T>,
+    fn: (tx: Tx, row: Selectable<DB[Table]> | undefined) => Promise<T>,
   ): Promise<T>;
   /** Serializes transactions on a name (bootstrap and similar one-off work). */
   lockName(tx: Tx, name: string): Promise<void>;
@@ -193,20 +195,22 @@ function build(engine: Engine, db: Kysely<DB>): Database {
     return current !== undefined ? fn(current) : db.transaction().execute(fn);
   };
 
-  async function lockRow(
+  async function lockRow<Table extends LockableTable>(
     tx: Tx,
-    table: LockableTable,
+    table: Table,
     organizationId: string,
     id: string,
-  ): Promise<boolean> {
+  ): Promise<Selectable<DB[Table]> | undefined> {
     const { org, id: idColumn } = LOCKABLE[table];
+    // The table is only known at run time here; the caller's type parameter names the row.
+    const query = (tx as unknown as Kysely<Record<string, Record<string, unknown>>>)
+      .selectFrom(table)
+      .selectAll()
+      .where(org, '=', organizationId)
+      .where(idColumn, '=', id);
     // On SQLite the IMMEDIATE transaction already holds the only write lock there is.
-    const forUpdate = engine === 'postgres' ? sql` for update` : sql``;
-    const result = await sql<{ one: number }>`select 1 as one from ${sql.table(table)}
-      where ${sql.ref(org)} = ${organizationId} and ${sql.ref(idColumn)} = ${id}${forUpdate}`.execute(
-      tx,
-    );
-    return result.rows.length === 1;
+    const row = await (engine === 'postgres' ? query.forUpdate() : query).executeTakeFirst();
+    return row as Selectable<DB[Table]> | undefined;
   }
 
   return {

@@ -1,11 +1,14 @@
 // Authentication of every /v1/om/ and /v1/admin/ call (API.md §1, §4). Runs before the body
 // is parsed, so an unauthenticated request costs one indexed lookup and nothing more.
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
-import { authenticate, callerFromKey } from '../api-keys/api-keys.service.ts';
+import {
+  authenticate,
+  authenticateForOrganization,
+  callerFromKey,
+} from '../api-keys/api-keys.service.ts';
 import type { Database } from '../db/engine.ts';
 import { AppError, invalidParameter } from '../errors.ts';
-import { findOrganization } from '../organizations/organizations.repository.ts';
-import { mayUseOrganization, type Caller, type RequestContext } from '../shared/context.ts';
+import type { Caller, RequestContext } from '../shared/context.ts';
 import { hasRole } from '../shared/roles.ts';
 import { maxMinorFor } from '../money/amount.ts';
 
@@ -31,19 +34,24 @@ export function organizationAuth(
   maxAmountMajor: number,
 ): onRequestAsyncHookHandler {
   return async (request) => {
-    const caller = await callerOf(database, request);
     const organizationId = request.headers['organization-id'];
     if (typeof organizationId !== 'string' || organizationId === '') {
+      // A bad key is still told so first (401 before 400).
+      await callerOf(database, request);
       throw invalidParameter('organization-id', 'header is required');
     }
+    const secret = request.headers['api-key'];
+    // Missing, unknown and revoked keys all get the same 401 body.
+    if (typeof secret !== 'string' || secret === '') throw new AppError('UNAUTHORIZED');
+    // Key, link and organization in one statement: this runs before every /v1/om/ request.
+    const found = await authenticateForOrganization(database, secret, organizationId, request.id);
+    if (found === undefined) throw new AppError('UNAUTHORIZED');
     // A key not allowed for the organization and an organization that does not exist
     // answer the same, so keys cannot probe for other tenants.
-    const row = mayUseOrganization(caller, organizationId)
-      ? await findOrganization(database.db, organizationId)
-      : undefined;
+    const row = found.organization;
     if (row === undefined) throw new AppError('FORBIDDEN');
     request.ctx = {
-      ...caller,
+      ...found.caller,
       organization: {
         id: row.id,
         currency: row.currency,

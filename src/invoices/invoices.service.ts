@@ -122,8 +122,7 @@ export async function createInvoice(
   };
   // The order's row lock serializes this with the order's own close and cancel, so no
   // invoice is drafted on an order that stopped being open a moment ago.
-  return database.transactionLocking('orders', organizationId, input.orderId, async (tx, found) => {
-    const order = found ? await findOrder(tx, organizationId, input.orderId) : undefined;
+  return database.transactionLocking('orders', organizationId, input.orderId, async (tx, order) => {
     if (order === undefined) throw new AppError('ORDER_NOT_FOUND', { orderId: input.orderId });
     throwIfFailed(rules.checkOrderOpen(order.status));
     throwIfFailed(
@@ -177,8 +176,8 @@ export async function updateInvoice(
   const organizationId = ctx.organization.id;
   const applyExpiresAt =
     input.applyExpiresAt === undefined ? undefined : normalizeExpiry(input.applyExpiresAt);
-  await database.transactionLocking('invoices', organizationId, id, async (tx, found) => {
-    if (!found) throw notFound();
+  await database.transactionLocking('invoices', organizationId, id, async (tx, invoice) => {
+    if (invoice === undefined) throw notFound();
     const row = await loadForAction(tx, ctx, id, 'update');
     const terms = {
       orderId: row.order_id,
@@ -235,8 +234,8 @@ export async function deleteInvoice(
 ): Promise<void> {
   requireRole(ctx, rules.INVOICE_ACTION_ROLE.delete);
   const organizationId = ctx.organization.id;
-  await database.transactionLocking('invoices', organizationId, id, async (tx, found) => {
-    if (!found) throw notFound();
+  await database.transactionLocking('invoices', organizationId, id, async (tx, invoice) => {
+    if (invoice === undefined) throw notFound();
     const row = await loadForAction(tx, ctx, id, 'delete');
     const at = nowIso();
     await repo.updateInvoice(tx, organizationId, id, { deleted_at: at, ...updatedBy(ctx, at) });
@@ -269,8 +268,8 @@ export async function closeInvoice(
 ): Promise<ClosedInvoice> {
   requireRole(ctx, rules.INVOICE_ACTION_ROLE.close);
   const organizationId = ctx.organization.id;
-  return database.transactionLocking('invoices', organizationId, id, async (tx, found) => {
-    if (!found) throw notFound();
+  return database.transactionLocking('invoices', organizationId, id, async (tx, invoice) => {
+    if (invoice === undefined) throw notFound();
     const row = await loadForAction(tx, ctx, id, 'close');
     const invoiceNumber = await nextValue(tx, organizationId, 'invoice_number');
     const at = nowIso();

@@ -197,8 +197,7 @@ async function withLockedOrder<T>(
   id: string,
   fn: (tx: Tx, row: repo.OrderRow) => Promise<T>,
 ): Promise<T> {
-  return database.transactionLocking('orders', ctx.organization.id, id, async (tx, found) => {
-    const row = found ? await repo.findOrder(tx, ctx.organization.id, id) : undefined;
+  return database.transactionLocking('orders', ctx.organization.id, id, async (tx, row) => {
     if (row === undefined) throw new AppError('NOT_FOUND');
     return fn(tx, row);
   });

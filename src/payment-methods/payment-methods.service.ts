@@ -210,8 +210,7 @@ export async function updatePaymentMethod(
   requireRole(ctx, 'admin');
   const organizationId = ctx.organization.id;
   return mappingCodeConflicts(() =>
-    database.transactionLocking('payment_methods', organizationId, id, async (tx, found) => {
-      const row = found ? await repo.findPaymentMethod(tx, organizationId, id) : undefined;
+    database.transactionLocking('payment_methods', organizationId, id, async (tx, row) => {
       if (row === undefined) throw new AppError('NOT_FOUND');
       const patch = patchOf(row, input);
       if (Object.keys(patch).length === 0) return toPaymentMethod(row);
@@ -248,8 +247,7 @@ export async function deletePaymentMethod(
 ): Promise<WithWarnings<{ outcome: DeleteOutcome }>> {
   requireRole(ctx, 'admin');
   const organizationId = ctx.organization.id;
-  return database.transactionLocking('payment_methods', organizationId, id, async (tx, found) => {
-    const row = found ? await repo.findPaymentMethod(tx, organizationId, id) : undefined;
+  return database.transactionLocking('payment_methods', organizationId, id, async (tx, row) => {
     if (row === undefined) throw new AppError('NOT_FOUND');
     const before = toPaymentMethod(row);
     const at = nowIso();

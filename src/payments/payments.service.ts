@@ -355,8 +355,7 @@ export async function createPayment(
       'orders',
       organizationId,
       input.orderId,
-      async (tx, found) => {
-        const order = found ? await findOrder(tx, organizationId, input.orderId) : undefined;
+      async (tx, order) => {
         if (order === undefined)
           throw new AppError('ORDER_NOT_FOUND', { field: 'orderId', orderId: input.orderId });
         if (input.transactionRef !== undefined) {
@@ -477,10 +476,10 @@ async function withLockedPayment<T>(
   const organizationId = ctx.organization.id;
   const seen = await repo.findPayment(database.db, organizationId, id);
   if (seen === undefined) throw new AppError('NOT_FOUND');
-  return database.transactionLocking('orders', organizationId, seen.order_id, async (tx) => {
+  return database.transactionLocking('orders', organizationId, seen.order_id, async (tx, order) => {
     const payment = await repo.findPayment(tx, organizationId, id);
     if (payment === undefined) throw new AppError('NOT_FOUND');
-    const order = await findOrder(tx, organizationId, payment.order_id);
+    // A payment never changes order, so the order locked is the payment's.
     if (order === undefined) throw new Error('payment without order');
     return fn(tx, payment, order);
   });

@@ -9,7 +9,10 @@ export interface Caller {
   role: Role;
   /** True when the key may act on every organization. */
   allOrganizations: boolean;
-  /** The organizations the key may act on when `allOrganizations` is false. */
+  /**
+   * The organizations the key may act on when `allOrganizations` is false. In a request
+   * context (`/v1/om/`) only the request's organization is looked up, so only it is here.
+   */
   organizationIds: ReadonlySet<string>;
   requestId: string;
 }
