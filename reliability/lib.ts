@@ -87,21 +87,25 @@ export async function startServer(
   let child: ChildProcess | undefined;
   const url = `http://127.0.0.1:${port}`;
   const launch = async () => {
-    child = spawn(process.execPath, [...nodeFlags, path.join(ROOT, 'bin/om-payments.js'), 'serve'], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '/tmp',
-        DATABASE_URL: databaseUrl,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        OM_BOOTSTRAP: '0',
-        LOG_LEVEL: 'silent',
-        RATE_LIMIT_PER_MINUTE: '0',
-        ...env,
+    child = spawn(
+      process.execPath,
+      [...nodeFlags, path.join(ROOT, 'bin/om-payments.js'), 'serve'],
+      {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? '/tmp',
+          DATABASE_URL: databaseUrl,
+          PORT: String(port),
+          HOST: '127.0.0.1',
+          OM_BOOTSTRAP: '0',
+          LOG_LEVEL: 'silent',
+          RATE_LIMIT_PER_MINUTE: '0',
+          ...env,
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
       },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    );
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const deadline = Date.now() + 30_000;

@@ -3,6 +3,7 @@
 // instances, so the lock is proven across connections, not just inside one process's mutex.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { sql } from 'kysely';
 import { createDatabase, type Database } from '../src/db/engine.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import { createOrganization } from '../src/organizations/organizations.service.ts';
@@ -125,5 +126,43 @@ void describe(`transactionLocking (${TEST_ENGINE})`, () => {
       .where('id', '=', orgId)
       .executeTakeFirstOrThrow();
     assert.equal(row.max_payments_per_order, 1 + increments);
+  });
+});
+
+void describe(`transactions committed together (${TEST_ENGINE})`, () => {
+  void test('concurrent transactions share commits; a rollback undoes only its own writes', async () => {
+    const testDb = await createTestDatabase();
+    let commits = 0;
+    const db = createDatabase(testDb.config, {
+      onStatement: (s) => {
+        if (s.sql.trim().toLowerCase() === 'commit') commits++;
+      },
+    });
+    try {
+      await migrateToLatest(db);
+      const org = (await createOrganization(db, cliCaller(), { name: 'g', currency: 'SAR' })).id;
+      commits = 0;
+      const count = 20;
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: count }, (_, i) =>
+          db.transaction(async (tx) => {
+            await sql`insert into counters (organization_id, name, value)
+              values (${org}, ${`group-${i}`}, ${i})`.execute(tx);
+            if (i % 3 === 0) throw new Error(`refused ${i}`);
+          }),
+        ),
+      );
+      const kept = outcomes.flatMap((o, i) => (o.status === 'fulfilled' ? [`group-${i}`] : []));
+      assert.equal(kept.length, count - Math.ceil(count / 3));
+      const rows = await sql<{ name: string }>`select name from counters
+        where organization_id = ${org} and name like 'group-%' order by name`.execute(db.db);
+      assert.deepEqual(rows.rows.map((r) => r.name).sort(), kept.sort());
+      // SQLite: the 20 transactions of one event-loop turn share far fewer fsyncs than 20.
+      if (TEST_ENGINE === 'sqlite') assert.ok(commits < count / 2, `${commits} commits`);
+      else assert.ok(commits <= count, `${commits} commits`);
+    } finally {
+      await db.close();
+      await testDb.drop();
+    }
   });
 });

@@ -6,6 +6,7 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import {
+  type CompiledQuery,
   Kysely,
   PostgresDialect,
   SqliteAdapter,
@@ -23,7 +24,7 @@ import {
 } from 'kysely';
 import type { DatabaseConfig } from '../config.ts';
 import type { DB } from './schema.ts';
-import { SqliteServerDriver, type SqliteHandles } from './sqlite-driver.ts';
+import { SqliteServerDriver, type SqliteHandles, type StatementObserver } from './sqlite-driver.ts';
 
 export type Engine = 'sqlite' | 'postgres';
 export type Tx = Transaction<DB>;
@@ -89,9 +90,10 @@ class SqliteServerDialect implements Dialect {
   constructor(
     private readonly open: () => SqliteHandles,
     private readonly lockWaitMs: number,
+    private readonly observe: StatementObserver | undefined,
   ) {}
   createDriver(): Driver {
-    return new SqliteServerDriver(this.open, this.lockWaitMs);
+    return new SqliteServerDriver(this.open, this.lockWaitMs, this.observe);
   }
   createQueryCompiler(): QueryCompiler {
     return new SqliteQueryCompiler();
@@ -166,6 +168,20 @@ export interface DatabaseOptions {
 
 export function createDatabase(config: DatabaseConfig, options: DatabaseOptions = {}): Database {
   const { onStatement } = options;
+  if (config.engine === 'sqlite') {
+    const { file } = config;
+    const open = () => ({
+      writer: openSqlite(file),
+      reader: file === ':memory:' ? undefined : openSqlite(file),
+    });
+    // The driver reports statements itself: some (the shared commit) run outside any
+    // connection Kysely handed out, where Kysely's query log would not see them.
+    const observe =
+      onStatement && ((q: CompiledQuery) => onStatement({ sql: q.sql, parameters: q.parameters }));
+    const lockWaitMs = config.lockWaitMs ?? SQLITE_LOCK_WAIT_MS;
+    const db = new Kysely<DB>({ dialect: new SqliteServerDialect(open, lockWaitMs, observe) });
+    return build('sqlite', db);
+  }
   const log =
     onStatement === undefined
       ? undefined
@@ -173,16 +189,6 @@ export function createDatabase(config: DatabaseConfig, options: DatabaseOptions 
           if (event.level === 'query')
             onStatement({ sql: event.query.sql, parameters: event.query.parameters });
         };
-  if (config.engine === 'sqlite') {
-    const { file } = config;
-    const open = () => ({
-      writer: openSqlite(file),
-      reader: file === ':memory:' ? undefined : openSqlite(file),
-    });
-    const dialect = new SqliteServerDialect(open, config.lockWaitMs ?? SQLITE_LOCK_WAIT_MS);
-    const db = new Kysely<DB>({ dialect, log });
-    return build('sqlite', db);
-  }
   const pool = createPgPool(config.url, config.poolSize);
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), log });
   return build('postgres', db);
