@@ -52,7 +52,7 @@ if (profile === undefined) throw new Error(`unknown profile ${values.profile}`);
 const engine = TEST_ENGINE;
 const CONNECTIONS = 50;
 /** The service's pool on PostgreSQL (also pgbench's client count for the ceiling). */
-const PG_POOL_SIZE = Number(process.env.BENCH_PG_POOL_SIZE ?? 20);
+const PG_POOL_SIZE = Number(process.env.BENCH_PG_POOL_SIZE ?? 10);
 const log = (message: string) => console.error(`[bench ${engine}] ${message}`);
 
 /** An order of a large total, optionally with `receipts` complete receipts of 1.00 each. */
