@@ -5,9 +5,11 @@
 // a repeat while the first still runs → 409. Functional (4xx) outcomes are stored; 5xx are
 // not, so those can be retried.
 import { createHash } from 'node:crypto';
-import { sql } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
+import { isUniqueViolation } from '../db/constraints.ts';
 import type { Database, Tx } from '../db/engine.ts';
+import type { DB } from '../db/schema.ts';
 import { AppError, invalidParameter } from '../errors.ts';
 import { nowIso } from '../shared/ids.ts';
 import { errorBody } from './error-handler.ts';
@@ -22,13 +24,36 @@ interface Outcome {
   replayed: boolean;
 }
 
-/** Only one request at a time may work under a key: PostgreSQL needs a lock for that. */
-async function claim(tx: Tx, scope: string, key: string): Promise<boolean> {
-  const { rows } = await sql<{ claimed: boolean }>`
-    select pg_try_advisory_xact_lock(hashtextextended(${JSON.stringify([scope, key])}, 0)) as claimed`.execute(
-    tx,
-  );
-  return rows[0]?.claimed === true;
+type StoredAnswer = Selectable<DB['idempotency_keys']>;
+
+/**
+ * The answer stored under the key, if any, and whether this request may work under it.
+ * Only one request at a time may: SQLite's IMMEDIATE transaction already holds the only
+ * write lock; PostgreSQL takes a transaction-scoped advisory lock on the key, in the same
+ * statement as the lookup (one round trip). A stored answer replays whoever holds the lock,
+ * so concurrent repeats of a finished key all get it.
+ */
+async function lookupAndClaim(
+  database: Database,
+  tx: Tx,
+  scope: string,
+  key: string,
+): Promise<{ stored: StoredAnswer | undefined; claimed: boolean }> {
+  if (database.engine !== 'postgres') {
+    const stored = await tx
+      .selectFrom('idempotency_keys')
+      .selectAll()
+      .where('scope', '=', scope)
+      .where('key', '=', key)
+      .executeTakeFirst();
+    return { stored, claimed: true };
+  }
+  const { rows } = await sql<Partial<StoredAnswer> & { claimed: boolean }>`
+    select pg_try_advisory_xact_lock(hashtextextended(${JSON.stringify([scope, key])}, 0)) as claimed,
+      k.* from (select 1) as one
+      left join idempotency_keys k on k.scope = ${scope} and k.key = ${key}`.execute(tx);
+  const { claimed, ...row } = rows[0]!;
+  return { stored: row.scope == null ? undefined : (row as StoredAnswer), claimed };
 }
 
 function fingerprintOf(request: FastifyRequest): string {
@@ -47,26 +72,12 @@ async function runIdempotently(
 ): Promise<Outcome> {
   const fingerprint = fingerprintOf(request);
   return database.requestTransaction(async (tx) => {
-    const lookup = () =>
-      tx
-        .selectFrom('idempotency_keys')
-        .selectAll()
-        .where('scope', '=', scope)
-        .where('key', '=', key)
-        .executeTakeFirst();
-    // A finished key replays without waiting. On PostgreSQL a key with no answer yet is
-    // claimed, and looked up once more after the claim in case its first request finished
-    // meanwhile. SQLite needs neither: the request's IMMEDIATE transaction already holds the
-    // only write lock, so no other request can be working under the key.
-    let stored = await lookup();
-    if (stored === undefined && database.engine === 'postgres') {
-      if (!(await claim(tx, scope, key))) throw new AppError('IDEMPOTENCY_IN_PROGRESS');
-      stored = await lookup();
-    }
+    const { stored, claimed } = await lookupAndClaim(database, tx, scope, key);
     if (stored !== undefined) {
       if (stored.fingerprint !== fingerprint) throw new AppError('IDEMPOTENCY_KEY_REUSED');
       return { status: stored.status_code, body: stored.response, replayed: true };
     }
+    if (!claimed) throw new AppError('IDEMPOTENCY_IN_PROGRESS');
     await database.savepoint(tx, 'effect');
     let status: number;
     let body: string;
@@ -85,17 +96,24 @@ async function runIdempotently(
       status = error.status;
       body = JSON.stringify(errorBody(request, error));
     }
-    await tx
-      .insertInto('idempotency_keys')
-      .values({
-        scope,
-        key,
-        fingerprint,
-        status_code: status,
-        response: body,
-        created_at: nowIso(),
-      })
-      .execute();
+    try {
+      await tx
+        .insertInto('idempotency_keys')
+        .values({
+          scope,
+          key,
+          fingerprint,
+          status_code: status,
+          response: body,
+          created_at: nowIso(),
+        })
+        .execute();
+    } catch (error) {
+      // PostgreSQL: the first request under the key committed between this request's lookup
+      // and its claim. Everything here rolls back; a retry gets the first one's answer.
+      if (isUniqueViolation(error)) throw new AppError('IDEMPOTENCY_IN_PROGRESS');
+      throw error;
+    }
     return { status, body, replayed: false };
   });
 }
