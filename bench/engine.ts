@@ -55,12 +55,16 @@ const CONNECTIONS = 50;
 const PG_POOL_SIZE = Number(process.env.BENCH_PG_POOL_SIZE ?? 10);
 const log = (message: string) => console.error(`[bench ${engine}] ${message}`);
 
-/** An order of a large total, optionally with `receipts` complete receipts of 1.00 each. */
+/**
+ * An order of a large total with `receipts` complete receipts of `amount` each, and with
+ * `pending`, one more receipt left pending (the last id).
+ */
 async function templateOrder(
   base: string,
   org: OrgKeys,
   receipts: number,
   amount = 1,
+  pending = false,
 ): Promise<{ orderId: string; paymentIds: string[] }> {
   const headers = { 'api-key': org.keys.manager, 'organization-id': org.id };
   const order = await call(base, 'POST', '/v1/om/orders', headers, {
@@ -69,9 +73,10 @@ async function templateOrder(
   if (order.status !== 200) throw new Error(`template order: ${order.text}`);
   const orderId = order.body.data.id as string;
   const paymentIds: string[] = [];
-  for (let i = 0; i < receipts; i++) {
+  for (let i = 0; i < receipts + (pending ? 1 : 0); i++) {
+    const status = i < receipts ? { status: 'complete' } : {};
     const p = await call(base, 'POST', '/v1/om/payments', headers, {
-      params: { orderId, type: 'receipt', methodId: org.method, amount, status: 'complete' },
+      params: { orderId, type: 'receipt', methodId: org.method, amount, ...status },
     });
     if (p.status !== 200) throw new Error(`template payment: ${p.text}`);
     paymentIds.push(p.body.data.id as string);
@@ -150,6 +155,8 @@ async function measureCeiling(durationS: number): Promise<CeilingResult> {
     await testDatabase.drop();
   }
 }
+
+type Template = { orderId: string; paymentIds: string[] };
 
 interface Report {
   engine: string;
@@ -243,36 +250,59 @@ async function main(): Promise<void> {
       if (create) create.ratioToCeiling = create.reqPerSec / ceiling.txPerSec;
     }
 
-    // Growth: the same cycle on orders holding 7 (→ 10) and 97 (→ 100) payments, with a small
-    // and then a large history in the database.
+    // Growth: each write of the payment cycle alone, on orders that hold 10 (then 100)
+    // payments once it is done, first with a small history in the database, then with a
+    // large one. One request per order, so every request meets the same order size.
     const growth: Report['growth'] = {};
-    const full = await templateOrder(server.url, org, 100);
-    const seven = await templateOrder(server.url, org, 7);
-    const ninetySeven = await templateOrder(server.url, org, 97);
-    const cycle = SCENARIOS.cycle!;
-    const measure = async (label: string, template: { orderId: string }, perOrder: number) => {
-      const pool = await copies(template, profile.growthCycles);
-      const paymentsInDatabase = await countPayments(fx.database);
-      log(`growth ${label}: ${paymentsInDatabase} payments in the database`);
-      const r = await runLoad(cycle, target, pool.orderIds, {
-        connections: CONNECTIONS,
-        cycles: profile.growthCycles,
-      });
-      growth[label] = { ...r, paymentsInDatabase, paymentsPerOrder: perOrder };
-      log(
-        `growth ${label}: ${r.reqPerSec.toFixed(0)} req/s, p50 ${r.p50Ms} ms, errors ${r.errors}`,
-      );
-    };
-    const topUp = async (to: number) => {
-      const now = await countPayments(fx.database);
-      if (to > now) await copies(full, Math.ceil((to - now) / 100));
-    };
     if (wanted('growth')) {
+      const full = await templateOrder(server.url, org, 100);
+      const templates = new Map<number, { receipts: Template; pending: Template }>();
+      for (const n of [10, 100]) {
+        templates.set(n, {
+          receipts: await templateOrder(server.url, org, n - 1),
+          pending: await templateOrder(server.url, org, n - 1, 1, true),
+        });
+      }
+      const ops = [
+        // a pending receipt created: the order then holds n payments
+        { op: 'create', scenario: SCENARIOS['create-pending']!, from: 'receipts' as const },
+        // the order's pending receipt confirmed (answers the order's n payments)
+        { op: 'confirm', scenario: SCENARIOS.confirm!, from: 'pending' as const },
+        // a refund of one of its receipts: the order then holds n payments
+        { op: 'refund', scenario: SCENARIOS.refund!, from: 'receipts' as const },
+      ];
+      const measure = async (history: string, n: number) => {
+        for (const { op, scenario, from } of ops) {
+          const template = templates.get(n)![from];
+          // confirm: the order's pending receipt (its last); refund: its first receipt.
+          const subject =
+            from === 'pending' ? template.paymentIds.at(-1)! : template.paymentIds[0]!;
+          const pool = await copies(template, profile.growthCycles);
+          const subjects = new Map(pool.orderIds.map((id, i) => [id, pool.idOf(i, subject)]));
+          const paymentsInDatabase = await countPayments(fx.database);
+          const label = `${op}, ${n}/order, ${history} history`;
+          const r = await runLoad(
+            scenario,
+            target,
+            pool.orderIds,
+            { connections: CONNECTIONS, cycles: profile.growthCycles },
+            (order) => subjects.get(order)!,
+          );
+          growth[label] = { ...r, paymentsInDatabase, paymentsPerOrder: n };
+          log(
+            `growth ${label}: ${r.reqPerSec.toFixed(0)} req/s, p50 ${r.p50Ms} ms, errors ${r.errors}, ${paymentsInDatabase} payments`,
+          );
+        }
+      };
+      const topUp = async (to: number) => {
+        const now = await countPayments(fx.database);
+        if (to > now) await copies(full, Math.ceil((to - now) / 100));
+      };
       await topUp(profile.historySmall);
-      await measure('small', seven, 10);
-      await measure('full order', ninetySeven, 100);
+      await measure('small', 10);
+      await measure('small', 100);
       await topUp(profile.historyLarge);
-      await measure('large history', seven, 10);
+      await measure('large', 10);
     }
 
     let memory: Report['memory'];
@@ -296,11 +326,23 @@ async function main(): Promise<void> {
     }
 
     const mixed = scenarios.find((s) => s.scenario === 'mixed');
-    const small = growth.small;
-    const costRatio = (label: string) =>
-      small && growth[label] ? round(small.reqPerSec / growth[label].reqPerSec, 3) : undefined;
-    const perOrder = costRatio('full order');
-    const history = costRatio('large history');
+    // Cost ratio: the small case's throughput over the grown case's, per operation.
+    const costRatio = (op: string, n: number, history: string) => {
+      const base = growth[`${op}, 10/order, small history`];
+      const grown = growth[`${op}, ${n}/order, ${history} history`];
+      return base && grown ? round(base.reqPerSec / grown.reqPerSec, 3) : undefined;
+    };
+    const growthFigures = ['create', 'confirm', 'refund'].flatMap((op) =>
+      [
+        [`growth ${op}: 100 vs 10 payments/order, cost ratio`, costRatio(op, 100, 'small')],
+        [
+          `growth ${op}: ${profile.historyLarge} vs ${profile.historySmall} payments in the database, cost ratio`,
+          costRatio(op, 10, 'large'),
+        ],
+      ].flatMap(([name, value]) =>
+        value === undefined ? [] : [atMost(name as string, value as number, 1.2)],
+      ),
+    );
     const figures: Figure[] = [
       ...scenarios.map((s) => exactly(`${s.scenario}: errors`, s.errors, 0)),
       ...Object.entries(growth).map(([k, g]) => exactly(`growth ${k}: errors`, g.errors, 0)),
@@ -314,24 +356,7 @@ async function main(): Promise<void> {
             ),
           ]
         : []),
-      ...(perOrder !== undefined
-        ? [
-            atMost(
-              'growth 100 payments/order: cost ratio (req/s small ÷ req/s full order)',
-              perOrder,
-              1.2,
-            ),
-          ]
-        : []),
-      ...(history !== undefined
-        ? [
-            atMost(
-              `growth ${profile.historyLarge} payments in the database: cost ratio`,
-              history,
-              1.2,
-            ),
-          ]
-        : []),
+      ...growthFigures,
       ...(memory
         ? [
             atMost(
