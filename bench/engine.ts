@@ -22,7 +22,9 @@ import {
   startServer,
   stopAllServers,
   type Figure,
+  type Fixture,
   type OrgKeys,
+  type ServerHandle,
 } from '../reliability/lib.ts';
 import { createTestDatabase, TEST_ENGINE } from '../test/support/database.ts';
 import {
@@ -34,7 +36,7 @@ import {
 } from './ceiling.ts';
 import { runLoad, SCENARIOS, type LoadResult, type Target } from './load.ts';
 import { PROFILES, type ProfileName } from './profiles.ts';
-import { Seeder } from './seed.ts';
+import { Seeder, type Copies } from './seed.ts';
 
 const { values } = parseArgs({
   options: {
@@ -172,38 +174,67 @@ interface Report {
   figures: Figure[];
 }
 
-async function main(): Promise<void> {
-  fs.mkdirSync(values.out, { recursive: true });
+interface Service {
+  fx: Fixture;
+  server: ServerHandle;
+  org: OrgKeys;
+  target: Target;
+  /** Copies of a template order in this service's database. */
+  copies: (template: { orderId: string }, count: number) => Promise<Copies>;
+  /** Unreported mixed load, so measured runs meet warm (JIT-compiled) code. */
+  warmUp(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The real server on a fresh database of the engine, with an organization to load. */
+async function startService(): Promise<Service> {
   const fx = await fixture();
   const server = await startServer(fx.testDatabase.url, {
     PG_POOL_SIZE: String(PG_POOL_SIZE),
     LOG_LEVEL: 'warn',
   });
-  try {
-    const org = await makeOrganization(server.url, fx.rootKey);
-    const target: Target = {
-      url: server.url,
-      organizationId: org.id,
-      apiKey: org.keys.cashier,
-      methodId: org.method,
-      pid: server.pid,
-    };
-    const seeder = new Seeder(fx.database);
-    const empty = await templateOrder(server.url, org, 0);
-    const withSource = await templateOrder(server.url, org, 1, 5000);
-    const withTen = await templateOrder(server.url, org, 10);
-    const copies = async (t: { orderId: string }, n: number) =>
-      seeder.copyOrder(org.id, t.orderId, n);
-
-    {
+  const org = await makeOrganization(server.url, fx.rootKey);
+  const target: Target = {
+    url: server.url,
+    organizationId: org.id,
+    apiKey: org.keys.cashier,
+    methodId: org.method,
+    pid: server.pid,
+  };
+  const seeder = new Seeder(fx.database);
+  const copies = (t: { orderId: string }, n: number) => seeder.copyOrder(org.id, t.orderId, n);
+  return {
+    fx,
+    server,
+    org,
+    target,
+    copies,
+    async warmUp() {
       const mixed = SCENARIOS.mixed!;
+      const empty = await templateOrder(server.url, org, 0);
       const pool = await copies(empty, poolSize(mixed.paymentsPerCycle, 6, profile.warmupS));
       log(`warm-up: mixed for ${profile.warmupS} s (not reported)`);
       await runLoad(mixed, target, pool.orderIds, {
         connections: CONNECTIONS,
         durationS: profile.warmupS,
       });
-    }
+    },
+    async close() {
+      await server.kill();
+      await fx.close();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  fs.mkdirSync(values.out, { recursive: true });
+  const service = await startService();
+  const { server, org, target, copies } = service;
+  try {
+    const empty = await templateOrder(server.url, org, 0);
+    const withSource = await templateOrder(server.url, org, 1, 5000);
+    const withTen = await templateOrder(server.url, org, 10);
+    await service.warmUp();
 
     const scenarios: Report['scenarios'] = [];
     const names = [
@@ -255,6 +286,10 @@ async function main(): Promise<void> {
     // large one. One request per order, so every request meets the same order size.
     const growth: Report['growth'] = {};
     if (wanted('growth')) {
+      // A database of its own, so the small history is small (the runs above added to it).
+      const fresh = await startService();
+      await fresh.warmUp();
+      const { server, org, target, copies, fx } = fresh;
       const full = await templateOrder(server.url, org, 100);
       const templates = new Map<number, { receipts: Template; pending: Template }>();
       for (const n of [10, 100]) {
@@ -303,6 +338,7 @@ async function main(): Promise<void> {
       await measure('small', 100);
       await topUp(profile.historyLarge);
       await measure('large', 10);
+      await fresh.close();
     }
 
     let memory: Report['memory'];
@@ -393,7 +429,7 @@ async function main(): Promise<void> {
     log(`wrote ${file}`);
   } finally {
     await stopAllServers();
-    await fx.close();
+    await service.close();
   }
 }
 
