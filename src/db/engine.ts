@@ -24,6 +24,7 @@ import {
 } from 'kysely';
 import type { DatabaseConfig } from '../config.ts';
 import type { DB } from './schema.ts';
+import { FALLBACK_AUTOCHECKPOINT_PAGES, startCheckpointer } from './sqlite-checkpointer.ts';
 import { SqliteServerDriver, type SqliteHandles, type StatementObserver } from './sqlite-driver.ts';
 
 export type Engine = 'sqlite' | 'postgres';
@@ -175,10 +176,13 @@ export function createDatabase(config: DatabaseConfig, options: DatabaseOptions 
   const { onStatement } = options;
   if (config.engine === 'sqlite') {
     const { file } = config;
-    const open = () => ({
-      writer: openSqlite(file),
-      reader: file === ':memory:' ? undefined : openSqlite(file),
-    });
+    const open = (): SqliteHandles => {
+      const writer = openSqlite(file);
+      if (file === ':memory:') return { writer, reader: undefined };
+      writer.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
+      const checkpointer = startCheckpointer(file);
+      return { writer, reader: openSqlite(file), stop: () => checkpointer.stop() };
+    };
     // The driver reports statements itself: some (the shared commit) run outside any
     // connection Kysely handed out, where Kysely's query log would not see them.
     const observe =

@@ -86,6 +86,8 @@ export interface SqliteHandles {
   writer: SQLite.Database;
   /** Undefined: reads use the writer (':memory:'). */
   reader: SQLite.Database | undefined;
+  /** Stops whatever else `open` started for these handles (the checkpoint worker). */
+  stop?: () => Promise<void>;
 }
 
 /**
@@ -317,6 +319,7 @@ export class SqliteServerDriver implements Driver {
   async destroy(): Promise<void> {
     const shared = this.#shared;
     this.#shared = undefined;
+    await shared?.handles.stop?.();
     shared?.handles.reader?.close();
     shared?.handles.writer.close();
   }
