@@ -71,10 +71,6 @@ class FifoLock {
     }
     await new Promise<void>((resolve) => this.#waiting.push(resolve));
   }
-  /** Someone is queued for the lock. */
-  get contended(): boolean {
-    return this.#waiting.length > 0;
-  }
   release(): void {
     const next = this.#waiting.shift();
     if (next === undefined) this.#held = false;
