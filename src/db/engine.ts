@@ -24,6 +24,7 @@ import {
 } from 'kysely';
 import type { DatabaseConfig } from '../config.ts';
 import type { DB } from './schema.ts';
+import { NamedStatementPool } from './pg-named-statements.ts';
 import { FALLBACK_AUTOCHECKPOINT_PAGES, startCheckpointer } from './sqlite-checkpointer.ts';
 import { SqliteServerDriver, type SqliteHandles, type StatementObserver } from './sqlite-driver.ts';
 
@@ -199,7 +200,10 @@ export function createDatabase(config: DatabaseConfig, options: DatabaseOptions 
             onStatement({ sql: event.query.sql, parameters: event.query.parameters });
         };
   const pool = createPgPool(config.url, config.poolSize);
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), log });
+  const db = new Kysely<DB>({
+    dialect: new PostgresDialect({ pool: new NamedStatementPool(pool) }),
+    log,
+  });
   return build('postgres', db);
 }
 
