@@ -248,6 +248,49 @@ void describe(`Idempotency-Key (${TEST_ENGINE})`, () => {
     assert.equal(max.statusCode, 200);
   });
 
+  void test('a large answer is stored compressed and replays byte for byte', async () => {
+    const orderId = await newOrder(100);
+    let last = '';
+    for (let i = 0; i < 20; i++) {
+      last = json(
+        await t.call(org, 'cashier', {
+          method: 'POST',
+          url: '/v1/om/payments',
+          payload: {
+            params: { orderId, type: 'receipt', methodId: method, amount: 1, status: 'pending' },
+          },
+        }),
+      ).data.id as string;
+    }
+    const confirm = { method: 'PATCH' as const, url: `/v1/om/payments/${last}/confirm` };
+    const first = await send(org, 'confirm-large', confirm);
+    assert.equal(first.statusCode, 200);
+    assert.equal(json(first).data.items.length, 20);
+    const stored = await t.database.db
+      .selectFrom('idempotency_keys')
+      .select(['response', 'response_encoding'])
+      .where('scope', '=', org.id)
+      .where('key', '=', 'confirm-large')
+      .executeTakeFirstOrThrow();
+    assert.equal(stored.response_encoding, 'br');
+    assert.ok(
+      stored.response.length < first.body.length / 3,
+      `${stored.response.length} stored characters for a ${first.body.length}-character answer`,
+    );
+    const again = await send(org, 'confirm-large', confirm);
+    assert.equal(again.headers['idempotent-replayed'], 'true');
+    assert.equal(again.body, first.body);
+    // A short answer stays as it was sent.
+    const small = await t.database.db
+      .selectFrom('idempotency_keys')
+      .select(['response', 'response_encoding'])
+      .where('scope', '=', org.id)
+      .where('key', '=', 'order-1')
+      .executeTakeFirstOrThrow();
+    assert.equal(small.response_encoding, 'identity');
+    assert.equal(JSON.parse(small.response).requestId !== undefined, true);
+  });
+
   void test('keys are purged after the retention, not before', async () => {
     await send(org, 'old-key', {
       method: 'POST',

@@ -160,8 +160,10 @@ export interface IdempotencyKeysTable {
   key: string;
   fingerprint: string;
   status_code: number;
-  /** The JSON body answered the first time. */
+  /** The JSON body answered the first time, encoded as `response_encoding` says. */
   response: string;
+  /** `identity` (the body as is) or `br` (Brotli, base64): migration 0004. */
+  response_encoding: Generated<'identity' | 'br'>;
   created_at: string;
 }
 

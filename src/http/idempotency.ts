@@ -5,6 +5,7 @@
 // a repeat while the first still runs → 409. Functional (4xx) outcomes are stored; 5xx are
 // not, so those can be retried.
 import { createHash } from 'node:crypto';
+import { brotliCompressSync, brotliDecompressSync, constants as zlib } from 'node:zlib';
 import { sql, type Selectable } from 'kysely';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import { isUniqueViolation } from '../db/constraints.ts';
@@ -25,6 +26,32 @@ interface Outcome {
 }
 
 type StoredAnswer = Selectable<DB['idempotency_keys']>;
+
+/**
+ * Answers from this many characters on are stored compressed. A confirm or delete answers
+ * the order's whole payment list (~60 KB at 100 payments): as text it was most of the
+ * request's database work and WAL volume (docs/performance.md); Brotli at its fastest level
+ * shrinks it ~14× for ~60 µs. Short answers are not worth it.
+ */
+const COMPRESS_FROM_CHARS = 2048;
+
+function encodeAnswer(body: string): Pick<StoredAnswer, 'response' | 'response_encoding'> {
+  if (body.length < COMPRESS_FROM_CHARS) return { response: body, response_encoding: 'identity' };
+  const packed = brotliCompressSync(body, {
+    params: {
+      [zlib.BROTLI_PARAM_QUALITY]: zlib.BROTLI_MIN_QUALITY,
+      [zlib.BROTLI_PARAM_MODE]: zlib.BROTLI_MODE_TEXT,
+      [zlib.BROTLI_PARAM_SIZE_HINT]: body.length,
+    },
+  });
+  return { response: packed.toString('base64'), response_encoding: 'br' };
+}
+
+function decodeAnswer(stored: StoredAnswer): string {
+  return stored.response_encoding === 'br'
+    ? brotliDecompressSync(Buffer.from(stored.response, 'base64')).toString('utf8')
+    : stored.response;
+}
 
 /**
  * The answer stored under the key, if any, and whether this request may work under it.
@@ -75,7 +102,7 @@ async function runIdempotently(
     const { stored, claimed } = await lookupAndClaim(database, tx, scope, key);
     if (stored !== undefined) {
       if (stored.fingerprint !== fingerprint) throw new AppError('IDEMPOTENCY_KEY_REUSED');
-      return { status: stored.status_code, body: stored.response, replayed: true };
+      return { status: stored.status_code, body: decodeAnswer(stored), replayed: true };
     }
     if (!claimed) throw new AppError('IDEMPOTENCY_IN_PROGRESS');
     await database.savepoint(tx, 'effect');
@@ -104,7 +131,7 @@ async function runIdempotently(
           key,
           fingerprint,
           status_code: status,
-          response: body,
+          ...encodeAnswer(body),
           created_at: nowIso(),
         })
         .execute();

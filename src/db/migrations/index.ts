@@ -2,10 +2,12 @@ import type { Migration } from 'kysely';
 import * as m0001 from './0001_foundation.ts';
 import * as m0002 from './0002_orders_methods_invoices_payments_events.ts';
 import * as m0003 from './0003_idempotency.ts';
+import * as m0004 from './0004_idempotency_response_encoding.ts';
 
 /** Every migration, in order. Names sort in the order they must run. */
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_foundation': m0001,
   '0002_orders_methods_invoices_payments_events': m0002,
   '0003_idempotency': m0003,
+  '0004_idempotency_response_encoding': m0004,
 };
