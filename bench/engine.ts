@@ -55,6 +55,8 @@ const engine = TEST_ENGINE;
 const CONNECTIONS = 50;
 /** The service's pool on PostgreSQL (also pgbench's client count for the ceiling). */
 const PG_POOL_SIZE = Number(process.env.BENCH_PG_POOL_SIZE ?? 10);
+// Extra flags for the server's node, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it.
+const SERVER_NODE_FLAGS = (process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const log = (message: string) => console.error(`[bench ${engine}] ${message}`);
 
 /**
@@ -189,10 +191,14 @@ interface Service {
 /** The real server on a fresh database of the engine, with an organization to load. */
 async function startService(): Promise<Service> {
   const fx = await fixture();
-  const server = await startServer(fx.testDatabase.url, {
-    PG_POOL_SIZE: String(PG_POOL_SIZE),
-    LOG_LEVEL: 'warn',
-  });
+  const server = await startServer(
+    fx.testDatabase.url,
+    {
+      PG_POOL_SIZE: String(PG_POOL_SIZE),
+      LOG_LEVEL: 'warn',
+    },
+    SERVER_NODE_FLAGS,
+  );
   const org = await makeOrganization(server.url, fx.rootKey);
   const target: Target = {
     url: server.url,
@@ -428,8 +434,9 @@ async function main(): Promise<void> {
     fs.writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
     log(`wrote ${file}`);
   } finally {
-    await stopAllServers();
+    // A graceful stop first (a --cpu-prof profile is written on exit), then anything left.
     await service.close();
+    await stopAllServers();
   }
 }
 
