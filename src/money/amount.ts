@@ -84,6 +84,10 @@ export function fromMinor(minor: number, exponent: number): number {
   const cut = digits.length - exponent;
   const text = exponent === 0 ? digits : `${digits.slice(0, cut)}.${digits.slice(cut)}`;
   const major = Number(minor < 0 ? `-${text}` : text);
+  // A decimal of at most 15 significant digits survives the trip through a double and back
+  // (DBL_DIG = 15), so only larger magnitudes need the check below; this runs for every
+  // amount of every answer (100 payments × 3 amounts in a confirm).
+  if (magnitude < 1e15) return major;
   if (scaleToMinor(parseDecimal(String(Math.abs(major))), exponent) !== BigInt(magnitude)) {
     throw new RangeError(`${minor} minor units (exponent ${exponent}) has no exact JSON number`);
   }
