@@ -1,6 +1,7 @@
 // SQL for api_keys and api_key_organizations only.
 import type { Kysely, Selectable } from 'kysely';
 import { newestFirst, type PageCursor } from '../db/pagination.ts';
+import { prepared } from '../db/prepared.ts';
 import type { ApiKeysTable, DB } from '../db/schema.ts';
 
 export type ApiKeyRow = Selectable<ApiKeysTable>;
@@ -58,6 +59,31 @@ export interface KeyOrganization {
   max_payments_per_order: number;
 }
 
+// Every /v1/om/ request runs this: compiled once (src/db/prepared.ts).
+const selectKeyForOrganization = prepared(
+  (db: Kysely<DB>, secretHash: string, organizationId: string) =>
+    db
+      .selectFrom('api_keys as k')
+      .leftJoin('organizations as o', (join) => join.on('o.id', '=', organizationId))
+      .selectAll('k')
+      .select((eb) => [
+        'o.id as org_id',
+        'o.currency as org_currency',
+        'o.currency_exponent as org_currency_exponent',
+        'o.max_payments_per_order as org_max_payments_per_order',
+        eb
+          .exists(
+            eb
+              .selectFrom('api_key_organizations as l')
+              .select('l.api_key_id')
+              .whereRef('l.api_key_id', '=', 'k.id')
+              .where('l.organization_id', '=', organizationId),
+          )
+          .as('linked'),
+      ])
+      .where('k.secret_hash', '=', secretHash),
+);
+
 /**
  * A key by its hash together with what it may do in one organization, in one statement
  * (every /v1/om/ request pays for this lookup): whether the key is linked to the
@@ -70,27 +96,7 @@ export async function findApiKeyForOrganization(
 ): Promise<
   { key: ApiKeyRow; linked: boolean; organization: KeyOrganization | undefined } | undefined
 > {
-  const row = await db
-    .selectFrom('api_keys as k')
-    .leftJoin('organizations as o', (join) => join.on('o.id', '=', organizationId))
-    .selectAll('k')
-    .select((eb) => [
-      'o.id as org_id',
-      'o.currency as org_currency',
-      'o.currency_exponent as org_currency_exponent',
-      'o.max_payments_per_order as org_max_payments_per_order',
-      eb
-        .exists(
-          eb
-            .selectFrom('api_key_organizations as l')
-            .select('l.api_key_id')
-            .whereRef('l.api_key_id', '=', 'k.id')
-            .where('l.organization_id', '=', organizationId),
-        )
-        .as('linked'),
-    ])
-    .where('k.secret_hash', '=', secretHash)
-    .executeTakeFirst();
+  const row = (await selectKeyForOrganization(db, secretHash, organizationId)).rows[0];
   if (row === undefined) return undefined;
   const {
     org_id,

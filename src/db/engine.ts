@@ -25,6 +25,7 @@ import {
 import type { DatabaseConfig } from '../config.ts';
 import type { DB } from './schema.ts';
 import { NamedStatementPool } from './pg-named-statements.ts';
+import { prepared } from './prepared.ts';
 import { FALLBACK_AUTOCHECKPOINT_PAGES, startCheckpointer } from './sqlite-checkpointer.ts';
 import { SqliteServerDriver, type SqliteHandles, type StatementObserver } from './sqlite-driver.ts';
 
@@ -214,22 +215,32 @@ function build(engine: Engine, db: Kysely<DB>): Database {
     return current !== undefined ? fn(current) : db.transaction().execute(fn);
   };
 
+  // One prepared lock statement per table (src/db/prepared.ts): every money change runs one.
+  const lockStatements = new Map<LockableTable, ReturnType<typeof lockStatement>>();
+  const lockStatement = (table: LockableTable) => {
+    const { org, id: idColumn } = LOCKABLE[table];
+    return prepared((db: Kysely<DB>, organizationId: string, id: string) => {
+      // The table is only known at run time here; the caller's type parameter names the row.
+      const query = (db as unknown as Kysely<Record<string, Record<string, unknown>>>)
+        .selectFrom(table)
+        .selectAll()
+        .where(org, '=', organizationId)
+        .where(idColumn, '=', id);
+      // On SQLite the IMMEDIATE transaction already holds the only write lock there is.
+      return engine === 'postgres' ? query.forUpdate() : query;
+    });
+  };
+
   async function lockRow<Table extends LockableTable>(
     tx: Tx,
     table: Table,
     organizationId: string,
     id: string,
   ): Promise<Selectable<DB[Table]> | undefined> {
-    const { org, id: idColumn } = LOCKABLE[table];
-    // The table is only known at run time here; the caller's type parameter names the row.
-    const query = (tx as unknown as Kysely<Record<string, Record<string, unknown>>>)
-      .selectFrom(table)
-      .selectAll()
-      .where(org, '=', organizationId)
-      .where(idColumn, '=', id);
-    // On SQLite the IMMEDIATE transaction already holds the only write lock there is.
-    const row = await (engine === 'postgres' ? query.forUpdate() : query).executeTakeFirst();
-    return row as Selectable<DB[Table]> | undefined;
+    let lock = lockStatements.get(table);
+    if (lock === undefined) lockStatements.set(table, (lock = lockStatement(table)));
+    const { rows } = await lock(tx, organizationId, id);
+    return rows[0] as Selectable<DB[Table]> | undefined;
   }
 
   return {

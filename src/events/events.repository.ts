@@ -1,7 +1,8 @@
 // The event log (API.md §7). Appended in the same transaction as the change it records;
 // payment history, the feed and webhooks all read these rows.
-import type { Kysely } from 'kysely';
-import type { DB } from '../db/schema.ts';
+import type { Insertable, Kysely } from 'kysely';
+import { prepared } from '../db/prepared.ts';
+import type { DB, EventsTable } from '../db/schema.ts';
 import type { RequestContext } from '../shared/context.ts';
 import { newId } from '../shared/ids.ts';
 
@@ -26,24 +27,26 @@ export async function appendEvent(
   event: NewEvent,
 ): Promise<string> {
   const id = newId();
-  await db
-    .insertInto('events')
-    .values({
-      organization_id: ctx.organization.id,
-      id,
-      type: event.type,
-      entity_type: event.entityType,
-      entity_id: event.entityId,
-      data: JSON.stringify(event.data),
-      changes: event.changes === undefined ? null : JSON.stringify(event.changes),
-      actor_by: ctx.principal,
-      actor_via: ctx.via,
-      request_id: ctx.requestId,
-      created_at: event.at,
-    })
-    .execute();
+  await insertEvent(db, {
+    organization_id: ctx.organization.id,
+    id,
+    type: event.type,
+    entity_type: event.entityType,
+    entity_id: event.entityId,
+    data: JSON.stringify(event.data),
+    changes: event.changes === undefined ? null : JSON.stringify(event.changes),
+    actor_by: ctx.principal,
+    actor_via: ctx.via,
+    request_id: ctx.requestId,
+    created_at: event.at,
+  });
   return id;
 }
+
+// Every write appends one: compiled once (src/db/prepared.ts).
+const insertEvent = prepared((db: Kysely<DB>, row: Insertable<EventsTable>) =>
+  db.insertInto('events').values(row),
+);
 
 /** The fields whose values differ between two versions of an object. */
 export function diff(before: object, after: object): Changes {

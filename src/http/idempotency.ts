@@ -6,7 +6,8 @@
 // not, so those can be retried.
 import { createHash } from 'node:crypto';
 import { brotliCompressSync, brotliDecompressSync, constants as zlib } from 'node:zlib';
-import { sql, type Selectable } from 'kysely';
+import { sql, type Insertable, type Kysely, type Selectable } from 'kysely';
+import { prepared } from '../db/prepared.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import { isUniqueViolation } from '../db/constraints.ts';
 import type { Database, Tx } from '../db/engine.ts';
@@ -60,6 +61,20 @@ function decodeAnswer(stored: StoredAnswer): string {
  * statement as the lookup (one round trip). A stored answer replays whoever holds the lock,
  * so concurrent repeats of a finished key all get it.
  */
+// Statements of every keyed write, compiled once (src/db/prepared.ts).
+const selectAnswer = prepared((db: Kysely<DB>, scope: string, key: string) =>
+  db.selectFrom('idempotency_keys').selectAll().where('scope', '=', scope).where('key', '=', key),
+);
+const selectAndClaim = prepared((db: Kysely<DB>, lockName: string, scope: string, key: string) =>
+  sql<Partial<StoredAnswer> & { claimed: boolean }>`
+    select pg_try_advisory_xact_lock(hashtextextended(${lockName}, 0)) as claimed,
+      k.* from (select 1) as one
+      left join idempotency_keys k on k.scope = ${scope} and k.key = ${key}`.compile(db),
+);
+const insertAnswer = prepared((db: Kysely<DB>, row: Insertable<DB['idempotency_keys']>) =>
+  db.insertInto('idempotency_keys').values(row),
+);
+
 async function lookupAndClaim(
   database: Database,
   tx: Tx,
@@ -67,18 +82,9 @@ async function lookupAndClaim(
   key: string,
 ): Promise<{ stored: StoredAnswer | undefined; claimed: boolean }> {
   if (database.engine !== 'postgres') {
-    const stored = await tx
-      .selectFrom('idempotency_keys')
-      .selectAll()
-      .where('scope', '=', scope)
-      .where('key', '=', key)
-      .executeTakeFirst();
-    return { stored, claimed: true };
+    return { stored: (await selectAnswer(tx, scope, key)).rows[0], claimed: true };
   }
-  const { rows } = await sql<Partial<StoredAnswer> & { claimed: boolean }>`
-    select pg_try_advisory_xact_lock(hashtextextended(${JSON.stringify([scope, key])}, 0)) as claimed,
-      k.* from (select 1) as one
-      left join idempotency_keys k on k.scope = ${scope} and k.key = ${key}`.execute(tx);
+  const { rows } = await selectAndClaim(tx, JSON.stringify([scope, key]), scope, key);
   const { claimed, ...row } = rows[0]!;
   return { stored: row.scope == null ? undefined : (row as StoredAnswer), claimed };
 }
@@ -124,17 +130,14 @@ async function runIdempotently(
       body = JSON.stringify(errorBody(request, error));
     }
     try {
-      await tx
-        .insertInto('idempotency_keys')
-        .values({
-          scope,
-          key,
-          fingerprint,
-          status_code: status,
-          ...encodeAnswer(body),
-          created_at: nowIso(),
-        })
-        .execute();
+      await insertAnswer(tx, {
+        scope,
+        key,
+        fingerprint,
+        status_code: status,
+        ...encodeAnswer(body),
+        created_at: nowIso(),
+      });
     } catch (error) {
       // PostgreSQL: the first request under the key committed between this request's lookup
       // and its claim. Everything here rolls back; a retry gets the first one's answer.

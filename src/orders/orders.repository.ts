@@ -1,21 +1,26 @@
 // SQL for the orders table only. Every query is scoped by organization first.
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import { newestFirst, type PageCursor } from '../db/pagination.ts';
+import { prepared } from '../db/prepared.ts';
 import type { DB, OrderStatus, OrdersTable } from '../db/schema.ts';
 
 export type OrderRow = Selectable<OrdersTable>;
+
+// The hot statements are prepared (src/db/prepared.ts): compiled once, not per call.
+const selectOrder = prepared((db: Kysely<DB>, organizationId: string, id: string) =>
+  db
+    .selectFrom('orders')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where('id', '=', id),
+);
 
 export async function findOrder(
   db: Kysely<DB>,
   organizationId: string,
   id: string,
 ): Promise<OrderRow | undefined> {
-  return db
-    .selectFrom('orders')
-    .selectAll()
-    .where('organization_id', '=', organizationId)
-    .where('id', '=', id)
-    .executeTakeFirst();
+  return (await selectOrder(db, organizationId, id)).rows[0];
 }
 
 export async function findOrderByExternalRef(
@@ -41,13 +46,17 @@ export async function updateOrder(
   id: string,
   patch: Updateable<OrdersTable>,
 ): Promise<void> {
-  await db
-    .updateTable('orders')
-    .set(patch)
-    .where('organization_id', '=', organizationId)
-    .where('id', '=', id)
-    .execute();
+  await updateRow(db, organizationId, id, patch);
 }
+
+const updateRow = prepared(
+  (db: Kysely<DB>, organizationId: string, id: string, patch: Updateable<OrdersTable>) =>
+    db
+      .updateTable('orders')
+      .set(patch)
+      .where('organization_id', '=', organizationId)
+      .where('id', '=', id),
+);
 
 export interface OrderFilters {
   status?: OrderStatus | undefined;

@@ -3,6 +3,7 @@
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import type { Engine } from '../db/engine.ts';
 import { newestFirst, type PageCursor } from '../db/pagination.ts';
+import { prepared } from '../db/prepared.ts';
 import type { DB, PaymentMethodsTable } from '../db/schema.ts';
 
 export type PaymentMethodRow = Selectable<PaymentMethodsTable>;
@@ -44,14 +45,26 @@ export async function findPaymentMethodForUse(
   organizationId: string,
   id: string,
 ): Promise<PaymentMethodRow | undefined> {
-  let q = db
+  const select = engine === 'postgres' ? selectForShare : selectMethod;
+  return (await select(db, organizationId, id)).rows[0];
+}
+
+// Every payment write reads its method: compiled once (src/db/prepared.ts).
+const selectMethod = prepared((db: Kysely<DB>, organizationId: string, id: string) =>
+  db
     .selectFrom('payment_methods')
     .selectAll()
     .where('organization_id', '=', organizationId)
-    .where('id', '=', id);
-  if (engine === 'postgres') q = q.forShare();
-  return q.executeTakeFirst();
-}
+    .where('id', '=', id),
+);
+const selectForShare = prepared((db: Kysely<DB>, organizationId: string, id: string) =>
+  db
+    .selectFrom('payment_methods')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where('id', '=', id)
+    .forShare(),
+);
 
 /** The methods of this organization among `ids` (unknown and foreign ids are skipped). */
 export async function findPaymentMethodsByIds(

@@ -2,22 +2,27 @@
 // payments are excluded from reads unless a function says otherwise.
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import { newestFirst, type PageCursor } from '../db/pagination.ts';
+import { prepared } from '../db/prepared.ts';
 import type { DB, PaymentStatus, PaymentType, PaymentsTable } from '../db/schema.ts';
 
 export type PaymentRow = Selectable<PaymentsTable>;
+
+// The write path's statements are prepared (src/db/prepared.ts): compiled once, not per call.
+const selectPayment = prepared((db: Kysely<DB>, organizationId: string, id: string) =>
+  db
+    .selectFrom('payments')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where('id', '=', id)
+    .where('deleted_at', 'is', null),
+);
 
 export async function findPayment(
   db: Kysely<DB>,
   organizationId: string,
   id: string,
 ): Promise<PaymentRow | undefined> {
-  return db
-    .selectFrom('payments')
-    .selectAll()
-    .where('organization_id', '=', organizationId)
-    .where('id', '=', id)
-    .where('deleted_at', 'is', null)
-    .executeTakeFirst();
+  return (await selectPayment(db, organizationId, id)).rows[0];
 }
 
 /** The non-deleted payment holding a transactionRef for a type (§6.3), if any. */
@@ -37,9 +42,22 @@ export async function findByTransactionRef(
     .executeTakeFirst();
 }
 
+const insertRow = prepared((db: Kysely<DB>, row: PaymentRow) =>
+  db.insertInto('payments').values(row),
+);
+
 export async function insertPayment(db: Kysely<DB>, row: PaymentRow): Promise<void> {
-  await db.insertInto('payments').values(row).execute();
+  await insertRow(db, row);
 }
+
+const updateRow = prepared(
+  (db: Kysely<DB>, organizationId: string, id: string, patch: Updateable<PaymentsTable>) =>
+    db
+      .updateTable('payments')
+      .set(patch)
+      .where('organization_id', '=', organizationId)
+      .where('id', '=', id),
+);
 
 export async function updatePayment(
   db: Kysely<DB>,
@@ -47,12 +65,7 @@ export async function updatePayment(
   id: string,
   patch: Updateable<PaymentsTable>,
 ): Promise<void> {
-  await db
-    .updateTable('payments')
-    .set(patch)
-    .where('organization_id', '=', organizationId)
-    .where('id', '=', id)
-    .execute();
+  await updateRow(db, organizationId, id, patch);
 }
 
 /** All non-deleted payments of an order, newest first (at most maxPaymentsPerOrder). */
@@ -61,16 +74,19 @@ export async function paymentsOfOrder(
   organizationId: string,
   orderId: string,
 ): Promise<PaymentRow[]> {
-  return db
+  return (await selectOfOrder(db, organizationId, orderId)).rows;
+}
+
+const selectOfOrder = prepared((db: Kysely<DB>, organizationId: string, orderId: string) =>
+  db
     .selectFrom('payments')
     .selectAll()
     .where('organization_id', '=', organizationId)
     .where('order_id', '=', orderId)
     .where('deleted_at', 'is', null)
     .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .execute();
-}
+    .orderBy('id', 'desc'),
+);
 
 export interface PaymentFilters {
   orderId?: string | undefined;
