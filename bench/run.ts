@@ -42,6 +42,14 @@ interface Row {
   rssMb?: number;
   paymentsInDatabase?: number;
 }
+interface Ceiling {
+  tool: string;
+  txPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  statementsPerTx: number;
+}
 interface Report {
   engine: string;
   date: string;
@@ -49,14 +57,8 @@ interface Report {
   durability: string;
   pgPoolSize?: number;
   scenarios: Row[];
-  ceiling?: {
-    tool: string;
-    txPerSec: number;
-    p50Ms: number;
-    p99Ms: number;
-    p999Ms: number;
-    statementsPerTx: number;
-  };
+  ceiling?: Ceiling;
+  ceilingGrouped?: Ceiling;
   growth: Record<string, Row & { paymentsPerOrder: number }>;
   memory?: { rssAt30sMb: number; rssAtEndMb: number; seconds: number };
   figures: Figure[];
@@ -103,10 +105,11 @@ for (const r of reports) {
     `| ${name} | ${fmt(s.reqPerSec, 0)} | ${fmt(s.p50Ms)} | ${fmt(s.p99Ms)} | ${fmt(s.p999Ms)} | ${s.errors} | ${fmt(s.ratioToCeiling, 2)} | ${fmt(s.rssMb)} | ${s.paymentsInDatabase ?? ''} |`;
   for (const s of r.scenarios) lines.push(row(s.scenario, s));
   for (const [k, g] of Object.entries(r.growth)) lines.push(row(`growth: ${k}`, g));
-  if (r.ceiling)
-    lines.push(
-      `| engine ceiling: create payment (${r.ceiling.statementsPerTx} statements; ${r.ceiling.tool}) | ${fmt(r.ceiling.txPerSec, 0)} | ${fmt(r.ceiling.p50Ms, 2)} | ${fmt(r.ceiling.p99Ms, 2)} | ${fmt(r.ceiling.p999Ms, 2)} | 0 | 1.00 | | |`,
-    );
+  const create = r.scenarios.find((s) => s.scenario === 'create-payment');
+  const ceilingRow = (c: Ceiling, judged: boolean) =>
+    `| engine ceiling${judged ? '' : ' (reported, not judged)'}: create payment (${c.statementsPerTx} statements; ${c.tool}) | ${fmt(c.txPerSec, 0)} | ${fmt(c.p50Ms, 2)} | ${fmt(c.p99Ms, 2)} | ${fmt(c.p999Ms, 2)} | 0 | ${judged ? '1.00' : `create-payment ÷ this: ${fmt(create && create.reqPerSec / c.txPerSec, 2)}`} | | |`;
+  if (r.ceiling) lines.push(ceilingRow(r.ceiling, true));
+  if (r.ceilingGrouped) lines.push(ceilingRow(r.ceilingGrouped, false));
   if (r.memory)
     lines.push(
       '',
