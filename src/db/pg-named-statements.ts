@@ -21,7 +21,10 @@ export class NamedStatementPool implements PostgresPool {
   // One wrapper per pg client, so Kysely (which keys its connections by client) keeps one.
   readonly #clients = new WeakMap<pg.PoolClient, PostgresPoolClient>();
 
-  constructor(pool: pg.Pool) {
+  constructor(
+    pool: pg.Pool,
+    readonly maxNamed = MAX_NAMED,
+  ) {
     this.#pool = pool;
   }
 
@@ -51,7 +54,7 @@ export class NamedStatementPool implements PostgresPool {
 
   #nameOf(text: string): string | undefined {
     let name = this.#names.get(text);
-    if (name === undefined && this.#names.size < MAX_NAMED) {
+    if (name === undefined && this.#names.size < this.maxNamed) {
       name = `om_${this.#names.size}`;
       this.#names.set(text, name);
     }
