@@ -7,9 +7,9 @@
 import { createHash } from 'node:crypto';
 import { brotliCompressSync, brotliDecompressSync, constants as zlib } from 'node:zlib';
 import { sql, type Insertable, type Kysely, type Selectable } from 'kysely';
-import { prepared } from '../db/prepared.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import { isUniqueViolation } from '../db/constraints.ts';
+import { prepared } from '../db/prepared.ts';
 import type { Database, Tx } from '../db/engine.ts';
 import type { DB } from '../db/schema.ts';
 import { AppError, invalidParameter } from '../errors.ts';
@@ -54,13 +54,6 @@ function decodeAnswer(stored: StoredAnswer): string {
     : stored.response;
 }
 
-/**
- * The answer stored under the key, if any, and whether this request may work under it.
- * Only one request at a time may: SQLite's IMMEDIATE transaction already holds the only
- * write lock; PostgreSQL takes a transaction-scoped advisory lock on the key, in the same
- * statement as the lookup (one round trip). A stored answer replays whoever holds the lock,
- * so concurrent repeats of a finished key all get it.
- */
 // Statements of every keyed write, compiled once (src/db/prepared.ts).
 const selectAnswer = prepared((db: Kysely<DB>, scope: string, key: string) =>
   db.selectFrom('idempotency_keys').selectAll().where('scope', '=', scope).where('key', '=', key),
@@ -75,6 +68,13 @@ const insertAnswer = prepared((db: Kysely<DB>, row: Insertable<DB['idempotency_k
   db.insertInto('idempotency_keys').values(row),
 );
 
+/**
+ * The answer stored under the key, if any, and whether this request may work under it.
+ * Only one request at a time may: SQLite's IMMEDIATE transaction already holds the only
+ * write lock; PostgreSQL takes a transaction-scoped advisory lock on the key, in the same
+ * statement as the lookup (one round trip). A stored answer replays whoever holds the lock,
+ * so concurrent repeats of a finished key all get it.
+ */
 async function lookupAndClaim(
   database: Database,
   tx: Tx,
