@@ -1,6 +1,6 @@
-// `npm run bench [-- --profile smoke|quick|full] [--only a,b]`: the benchmark on the embedded
-// engine, then on PostgreSQL when TEST_DATABASE_URL names a server (scripts/with-postgres.sh
-// sets it). Each engine runs in its own process (bench/engine.ts); this prints one table and
+// `npm run bench [-- --profile smoke|quick|full] [--only a,b] [--engine sqlite|postgres]`:
+// the benchmark on the embedded engine, then on PostgreSQL when TEST_DATABASE_URL names a
+// server (scripts/with-postgres.sh sets it); --engine runs one of them. Each engine runs in its own process (bench/engine.ts); this prints one table and
 // the judged figures, writes .bench/summary-<profile>.json and .bench/summary-<profile>.md,
 // and exits non-zero if a run failed or, for the full profile, a target was missed.
 import { spawnSync } from 'node:child_process';
@@ -14,6 +14,7 @@ const { values } = parseArgs({
   options: {
     profile: { type: 'string', default: 'full' },
     only: { type: 'string' },
+    engine: { type: 'string' },
     out: { type: 'string', default: '.bench' },
   },
 });
@@ -29,7 +30,11 @@ const pgUrl = process.env.TEST_DATABASE_URL;
 const engines: { engine: string; env: NodeJS.ProcessEnv }[] = [
   { engine: 'sqlite', env: { ...process.env, TEST_DATABASE_URL: '' } },
   ...(pgUrl?.startsWith('postgres') ? [{ engine: 'postgres', env: process.env }] : []),
-];
+].filter((e) => values.engine === undefined || e.engine === values.engine);
+if (engines.length === 0) {
+  console.error(`bench: no ${values.engine} engine to run (postgres needs TEST_DATABASE_URL)`);
+  process.exit(2);
+}
 
 interface Row {
   scenario: string;

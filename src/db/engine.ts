@@ -18,7 +18,6 @@ import {
   type DialectAdapter,
   type QueryCompiler,
   type Selectable,
-  type LogEvent,
   type Driver,
   type Transaction,
 } from 'kysely';
@@ -193,17 +192,14 @@ export function createDatabase(config: DatabaseConfig, options: DatabaseOptions 
     const db = new Kysely<DB>({ dialect: new SqliteServerDialect(open, lockWaitMs, observe) });
     return build('sqlite', db);
   }
-  const log =
-    onStatement === undefined
-      ? undefined
-      : (event: LogEvent) => {
-          if (event.level === 'query')
-            onStatement({ sql: event.query.sql, parameters: event.query.parameters });
-        };
   const pool = createPgPool(config.url, config.poolSize);
+  // Reported as sent (held writes travel combined, src/db/pg-named-statements.ts), so the
+  // benchmark replays what PostgreSQL really received.
+  const sent =
+    onStatement &&
+    ((sql: string, parameters: readonly unknown[]) => onStatement({ sql, parameters }));
   const db = new Kysely<DB>({
-    dialect: new PostgresDialect({ pool: new NamedStatementPool(pool) }),
-    log,
+    dialect: new PostgresDialect({ pool: new NamedStatementPool(pool, undefined, sent) }),
   });
   return build('postgres', db);
 }

@@ -12,6 +12,7 @@
 // a patch for `set`) gets a placeholder per key whose value is not undefined, and its set of
 // keys is part of the cache key, so rows of another shape get a query of their own.
 import type { Compilable, CompiledQuery, Kysely, QueryResult } from 'kysely';
+import { deferred } from './pg-named-statements.ts';
 import type { DB } from './schema.ts';
 
 /** Stands for argument `arg` (or its field `key`) in the query being built. */
@@ -38,6 +39,14 @@ function definedKeys(record: Record<string, unknown>): string[] {
 export function prepared<Args extends unknown[], R>(
   // A query builder, or (for raw `sql`, which compiles against a database) a compiled query.
   build: (db: Kysely<DB>, ...args: Args) => Compilable<R> | CompiledQuery<R>,
+  options: {
+    /**
+     * A write whose result the caller never reads: on PostgreSQL it may travel with the
+     * transaction's next statement (src/db/pg-named-statements.ts). Its errors then surface
+     * there; only for writes no caller handles an error of.
+     */
+    deferred?: boolean;
+  } = {},
 ): (db: Kysely<DB>, ...args: Args) => Promise<QueryResult<R>> {
   // Keyed by the dialect's adapter, which a database and its transactions share.
   const byDialect = new WeakMap<object, Map<string, Template>>();
@@ -63,7 +72,8 @@ export function prepared<Args extends unknown[], R>(
           : new Placeholder(i),
       ) as Args;
       const built = build(db, ...placeholders);
-      const compiled = 'compile' in built ? built.compile() : built;
+      const compiledNow = 'compile' in built ? built.compile() : built;
+      const compiled = options.deferred ? deferred(compiledNow) : compiledNow;
       template = {
         compiled,
         sources: compiled.parameters.map((p) =>

@@ -43,9 +43,11 @@ export async function appendEvent(
   return id;
 }
 
-// Every write appends one: compiled once (src/db/prepared.ts).
-const insertEvent = prepared((db: Kysely<DB>, row: Insertable<EventsTable>) =>
-  db.insertInto('events').values(row),
+// Every write appends one, and nothing reads the insert's result: on PostgreSQL it travels
+// with the transaction's next statement (src/db/pg-named-statements.ts).
+const insertEvent = prepared(
+  (db: Kysely<DB>, row: Insertable<EventsTable>) => db.insertInto('events').values(row),
+  { deferred: true },
 );
 
 /** The fields whose values differ between two versions of an object. */

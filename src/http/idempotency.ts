@@ -20,6 +20,16 @@ export const IDEMPOTENCY_HEADER = 'idempotency-key';
 const WRITES = new Set(['POST', 'PATCH', 'DELETE']);
 const MAX_KEY_LENGTH = 255;
 
+/** The record's own key refused it — not some unique constraint the effect ran into. */
+function isKeyTaken(error: unknown): boolean {
+  if (!isUniqueViolation(error)) return false;
+  const { constraint, message } = error as { constraint?: unknown; message?: unknown };
+  return (
+    constraint === 'idempotency_keys_pk' ||
+    (typeof message === 'string' && message.includes('idempotency_keys.scope'))
+  );
+}
+
 interface Outcome {
   status: number;
   body: string;
@@ -64,8 +74,12 @@ const selectAndClaim = prepared((db: Kysely<DB>, lockName: string, scope: string
       k.* from (select 1) as one
       left join idempotency_keys k on k.scope = ${scope} and k.key = ${key}`.compile(db),
 );
-const insertAnswer = prepared((db: Kysely<DB>, row: Insertable<DB['idempotency_keys']>) =>
-  db.insertInto('idempotency_keys').values(row),
+// On PostgreSQL the record travels with the commit (src/db/pg-named-statements.ts), so a
+// key that another request committed meanwhile fails the commit: see runIdempotently.
+const insertAnswer = prepared(
+  (db: Kysely<DB>, row: Insertable<DB['idempotency_keys']>) =>
+    db.insertInto('idempotency_keys').values(row),
+  { deferred: true },
 );
 
 /**
@@ -104,32 +118,32 @@ async function runIdempotently(
   handle: () => Promise<unknown>,
 ): Promise<Outcome> {
   const fingerprint = fingerprintOf(request);
-  return database.requestTransaction(async (tx) => {
-    const { stored, claimed } = await lookupAndClaim(database, tx, scope, key);
-    if (stored !== undefined) {
-      if (stored.fingerprint !== fingerprint) throw new AppError('IDEMPOTENCY_KEY_REUSED');
-      return { status: stored.status_code, body: decodeAnswer(stored), replayed: true };
-    }
-    if (!claimed) throw new AppError('IDEMPOTENCY_IN_PROGRESS');
-    await database.savepoint(tx, 'effect');
-    let status: number;
-    let body: string;
-    try {
-      const result = await handle();
-      status = reply.statusCode;
-      const serialized = reply.serialize(result);
-      body =
-        typeof serialized === 'string'
-          ? serialized
-          : Buffer.from(serialized as ArrayBuffer).toString('utf8');
-    } catch (error) {
-      // A functional refusal is an answer too: undo any partial effect, keep the answer.
-      if (!(error instanceof AppError) || error.status >= 500) throw error;
-      await database.rollbackTo(tx, 'effect');
-      status = error.status;
-      body = JSON.stringify(errorBody(request, error));
-    }
-    try {
+  try {
+    return await database.requestTransaction(async (tx) => {
+      const { stored, claimed } = await lookupAndClaim(database, tx, scope, key);
+      if (stored !== undefined) {
+        if (stored.fingerprint !== fingerprint) throw new AppError('IDEMPOTENCY_KEY_REUSED');
+        return { status: stored.status_code, body: decodeAnswer(stored), replayed: true };
+      }
+      if (!claimed) throw new AppError('IDEMPOTENCY_IN_PROGRESS');
+      await database.savepoint(tx, 'effect');
+      let status: number;
+      let body: string;
+      try {
+        const result = await handle();
+        status = reply.statusCode;
+        const serialized = reply.serialize(result);
+        body =
+          typeof serialized === 'string'
+            ? serialized
+            : Buffer.from(serialized as ArrayBuffer).toString('utf8');
+      } catch (error) {
+        // A functional refusal is an answer too: undo any partial effect, keep the answer.
+        if (!(error instanceof AppError) || error.status >= 500) throw error;
+        await database.rollbackTo(tx, 'effect');
+        status = error.status;
+        body = JSON.stringify(errorBody(request, error));
+      }
       await insertAnswer(tx, {
         scope,
         key,
@@ -138,14 +152,15 @@ async function runIdempotently(
         ...encodeAnswer(body),
         created_at: nowIso(),
       });
-    } catch (error) {
-      // PostgreSQL: the first request under the key committed between this request's lookup
-      // and its claim. Everything here rolls back; a retry gets the first one's answer.
-      if (isUniqueViolation(error)) throw new AppError('IDEMPOTENCY_IN_PROGRESS');
-      throw error;
-    }
-    return { status, body, replayed: false };
-  });
+      return { status, body, replayed: false };
+    });
+  } catch (error) {
+    // PostgreSQL: the first request under the key committed between this request's lookup
+    // and its claim, and the record (sent with the commit) hit its key. Everything here
+    // rolled back; a retry gets the first one's answer.
+    if (isKeyTaken(error)) throw new AppError('IDEMPOTENCY_IN_PROGRESS');
+    throw error;
+  }
 }
 
 /**

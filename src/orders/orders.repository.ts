@@ -49,6 +49,7 @@ export async function updateOrder(
   await updateRow(db, organizationId, id, patch);
 }
 
+// Nobody reads the update's result: on PostgreSQL it travels with the next statement.
 const updateRow = prepared(
   (db: Kysely<DB>, organizationId: string, id: string, patch: Updateable<OrdersTable>) =>
     db
@@ -56,6 +57,7 @@ const updateRow = prepared(
       .set(patch)
       .where('organization_id', '=', organizationId)
       .where('id', '=', id),
+  { deferred: true },
 );
 
 export interface OrderFilters {
