@@ -22,7 +22,8 @@ type ParamPlan =
   | { kind: 'fresh'; slot: number };
 
 export interface ReplayPlan {
-  statements: { sql: string; params: ParamPlan[] }[];
+  /** `withNext`: sent in one round trip with the statement after it (PostgreSQL batches). */
+  statements: { sql: string; params: ParamPlan[]; withNext: boolean }[];
   freshSlots: number;
 }
 
@@ -44,7 +45,8 @@ export function planReplay(
   const slots = new Map<string, number>();
   const statements = first.map((a, i) => {
     const b = second[i]!;
-    if (a.sql !== b.sql) throw new Error(`capture ${i} differs:\n${a.sql}\n${b.sql}`);
+    if (a.sql !== b.sql || Boolean(a.withNext) !== Boolean(b.withNext))
+      throw new Error(`capture ${i} differs:\n${a.sql}\n${b.sql}`);
     const params = a.parameters.map((value, j): ParamPlan => {
       const other = b.parameters[j];
       if (value === other) return { kind: 'constant', value };
@@ -55,7 +57,7 @@ export function planReplay(
       if (slot === undefined) slots.set(value, (slot = slots.size));
       return { kind: 'fresh', slot };
     });
-    return { sql: a.sql, params };
+    return { sql: a.sql, params, withNext: a.withNext ?? false };
   });
   return { statements, freshSlots: slots.size };
 }
@@ -164,12 +166,17 @@ function pgLiteral(value: unknown): string {
   return `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/:/g, '\\x3a')}'`;
 }
 
-/** One pgbench script per order (pgbench cannot pick a string from a list). */
+/**
+ * One pgbench script per order (pgbench cannot pick a string from a list). Statements the
+ * service sent in one round trip are one pipeline here (one Sync), as they were there.
+ */
 export function pgbenchScript(plan: ReplayPlan, order: string): string {
   const lines: string[] = [];
   for (let k = 0; k < plan.freshSlots; k++)
     lines.push(`\\set f${k} random(1, 9223372036854775806)`);
+  let inPipeline = false;
   for (const s of plan.statements) {
+    if (s.withNext && !inPipeline) lines.push('\\startpipeline');
     const text = s.sql.replace(/\s+/g, ' ').replace(/\$(\d+)/g, (_, d: string) => {
       const p = s.params[Number(d) - 1]!;
       return p.kind === 'constant'
@@ -179,6 +186,8 @@ export function pgbenchScript(plan: ReplayPlan, order: string): string {
           : `('f' || :f${p.slot})`;
     });
     lines.push(`${text};`);
+    if (inPipeline && !s.withNext) lines.push('\\endpipeline');
+    inPipeline = s.withNext;
   }
   return lines.join('\n') + '\n';
 }
@@ -234,7 +243,9 @@ export async function pgbenchCeiling(
     }
     return {
       engine: 'postgres',
-      tool: `pgbench --protocol=prepared, ${connections} clients, 2 threads`,
+      tool: `pgbench --protocol=prepared, ${connections} clients, 2 threads${
+        plan.statements.some((s) => s.withNext) ? ', round trips pipelined as sent' : ''
+      }`,
       connections,
       durationS,
       transactions,

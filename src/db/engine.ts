@@ -23,7 +23,7 @@ import {
 } from 'kysely';
 import type { DatabaseConfig } from '../config.ts';
 import type { DB } from './schema.ts';
-import { NamedStatementPool } from './pg-named-statements.ts';
+import { BatchingPool } from './pg-pool.ts';
 import { prepared } from './prepared.ts';
 import { FALLBACK_AUTOCHECKPOINT_PAGES, startCheckpointer } from './sqlite-checkpointer.ts';
 import { SqliteServerDriver, type SqliteHandles, type StatementObserver } from './sqlite-driver.ts';
@@ -163,6 +163,8 @@ export function createPgPool(url: string, poolSize: number): pg.Pool {
 export interface ExecutedStatement {
   sql: string;
   parameters: readonly unknown[];
+  /** PostgreSQL: sent in the same round trip as the next statement (src/db/pg-pool.ts). */
+  withNext?: boolean;
 }
 
 export interface DatabaseOptions {
@@ -193,13 +195,14 @@ export function createDatabase(config: DatabaseConfig, options: DatabaseOptions 
     return build('sqlite', db);
   }
   const pool = createPgPool(config.url, config.poolSize);
-  // Reported as sent (held writes travel combined, src/db/pg-named-statements.ts), so the
-  // benchmark replays what PostgreSQL really received.
+  // Reported as sent, round trips marked (src/db/pg-pool.ts), so the benchmark replays what
+  // PostgreSQL really received, the way it received it.
   const sent =
     onStatement &&
-    ((sql: string, parameters: readonly unknown[]) => onStatement({ sql, parameters }));
+    ((sql: string, parameters: readonly unknown[], withNext: boolean) =>
+      onStatement({ sql, parameters, withNext }));
   const db = new Kysely<DB>({
-    dialect: new PostgresDialect({ pool: new NamedStatementPool(pool, undefined, sent) }),
+    dialect: new PostgresDialect({ pool: new BatchingPool(pool, undefined, sent) }),
   });
   return build('postgres', db);
 }

@@ -12,7 +12,7 @@
 // a patch for `set`) gets a placeholder per key whose value is not undefined, and its set of
 // keys is part of the cache key, so rows of another shape get a query of their own.
 import type { Compilable, CompiledQuery, Kysely, QueryResult } from 'kysely';
-import { deferred } from './pg-named-statements.ts';
+import { deferred } from './pg-pool.ts';
 import type { DB } from './schema.ts';
 
 /** Stands for argument `arg` (or its field `key`) in the query being built. */
@@ -42,7 +42,7 @@ export function prepared<Args extends unknown[], R>(
   options: {
     /**
      * A write whose result the caller never reads: on PostgreSQL it may travel with the
-     * transaction's next statement (src/db/pg-named-statements.ts). Its errors then surface
+     * transaction's next statement (src/db/pg-pool.ts). Its errors then surface
      * there; only for writes no caller handles an error of.
      */
     deferred?: boolean;

@@ -44,7 +44,7 @@ export async function appendEvent(
 }
 
 // Every write appends one, and nothing reads the insert's result: on PostgreSQL it travels
-// with the transaction's next statement (src/db/pg-named-statements.ts).
+// with the transaction's next statement (src/db/pg-pool.ts).
 const insertEvent = prepared(
   (db: Kysely<DB>, row: Insertable<EventsTable>) => db.insertInto('events').values(row),
   { deferred: true },

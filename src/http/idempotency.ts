@@ -74,7 +74,7 @@ const selectAndClaim = prepared((db: Kysely<DB>, lockName: string, scope: string
       k.* from (select 1) as one
       left join idempotency_keys k on k.scope = ${scope} and k.key = ${key}`.compile(db),
 );
-// On PostgreSQL the record travels with the commit (src/db/pg-named-statements.ts), so a
+// On PostgreSQL the record travels with the commit (src/db/pg-pool.ts), so a
 // key that another request committed meanwhile fails the commit: see runIdempotently.
 const insertAnswer = prepared(
   (db: Kysely<DB>, row: Insertable<DB['idempotency_keys']>) =>

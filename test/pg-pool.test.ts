@@ -1,0 +1,270 @@
+// src/db/pg-pool.ts: on PostgreSQL each distinct statement text is prepared once per
+// connection, and held statements travel with the next in one round trip. PostgreSQL only:
+// the embedded engine has no such protocol (its driver keeps prepared statements itself,
+// exercised by every SQLite run of the suite).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createPgPool } from '../src/db/engine.ts';
+import { CompiledQuery } from 'kysely';
+import { BatchingPool, deferred } from '../src/db/pg-pool.ts';
+import { createTestDatabase, TEST_ENGINE, type TestDatabase } from './support/database.ts';
+
+if (TEST_ENGINE === 'postgres') {
+  void describe('PostgreSQL pool: named statements and batches', () => {
+    let testDatabase: TestDatabase;
+    let pool: BatchingPool;
+
+    before(async () => {
+      testDatabase = await createTestDatabase();
+      pool = new BatchingPool(createPgPool(testDatabase.url, 1), undefined, (sql, _v, withNext) =>
+        record(sql, withNext),
+      );
+    });
+    after(async () => {
+      await pool.end();
+      await testDatabase.drop();
+    });
+
+    const prepared = async () => {
+      const client = await pool.connect();
+      try {
+        const { rows } = await client.query<{ name: string; statement: string }>(
+          'select name, statement from pg_prepared_statements order by name',
+          [],
+        );
+        return rows.map((r) => `${r.name}: ${r.statement}`);
+      } finally {
+        client.release();
+      }
+    };
+    const run = async (text: string, values: unknown[]) => {
+      const client = await pool.connect();
+      try {
+        return (await client.query<{ x: number }>(text, values)).rows[0]?.x;
+      } finally {
+        client.release();
+      }
+    };
+
+    void test('a statement with values is named once and reused with new values', async () => {
+      assert.equal(await run('select $1::int + 1 as x', [1]), 2);
+      assert.equal(await run('select $1::int + 1 as x', [41]), 42);
+      assert.deepEqual(await prepared(), ['om_0: select $1::int + 1 as x']);
+    });
+
+    void test('one without values goes unnamed (simple protocol)', async () => {
+      assert.equal(await run('select 7 as x', []), 7);
+      assert.deepEqual(await prepared(), ['om_0: select $1::int + 1 as x']);
+    });
+
+    void test('past the bound, new texts run unnamed and still answer', async () => {
+      const bounded = new BatchingPool(createPgPool(testDatabase.url, 1), 3);
+      const client = await bounded.connect();
+      try {
+        const x = async (text: string) => (await client.query<{ x: number }>(text, [1])).rows[0]?.x;
+        assert.equal(await x('select $1::int + 1 as x'), 2);
+        assert.equal(await x('select $1::int + 2 as x'), 3);
+        assert.equal(await x('select $1::int + 3 as x'), 4);
+        // The bound (3) is reached: this one is not prepared, but it runs.
+        assert.equal(await x('select $1::int + 4 as x'), 5);
+        const { rows } = await client.query<{ s: string }>(
+          "select name || ': ' || statement as s from pg_prepared_statements order by name",
+          [],
+        );
+        assert.deepEqual(
+          rows.map((r) => r.s),
+          [
+            'om_0: select $1::int + 1 as x',
+            'om_1: select $1::int + 2 as x',
+            'om_2: select $1::int + 3 as x',
+          ],
+        );
+      } finally {
+        client.release();
+        await bounded.end();
+      }
+    });
+
+    const on = async <T>(
+      fn: (q: (text: string, values?: unknown[]) => Promise<unknown>) => Promise<T>,
+    ) => {
+      const client = await pool.connect();
+      try {
+        return await fn((text, values = []) => client.query(text, values));
+      } finally {
+        client.release();
+      }
+    };
+    const later = (text: string, values: unknown[]) =>
+      deferred(CompiledQuery.raw(text, values)).sql;
+    const rowsOf = (text: string) => on(async (q) => ((await q(text)) as { rows: unknown[] }).rows);
+
+    /** Round trips as sent: the statements of each, in order. */
+    const trips: string[][] = [];
+    let tripOpen = false;
+    const record = (sql: string, withNext: boolean) => {
+      if (tripOpen) trips[trips.length - 1]!.push(sql);
+      else trips.push([sql]);
+      tripOpen = withNext;
+    };
+
+    void test('held statements travel with the next one, in order, in one round trip', async () => {
+      await on((q) => q('create table t (id int primary key, v int not null)'));
+      await on((q) => q('create table u (id int primary key, v int not null)'));
+      trips.length = 0;
+      await on(async (q) => {
+        await q('begin');
+        await q(later('insert into t (id, v) values ($1, $2)', [1, 10]), [1, 10]);
+        await q(later('insert into u (id, v) values ($1, $2)', [1, 20]), [1, 20]);
+        await q(later('update t set v = v + $1 where id = $2', [5, 1]), [5, 1]);
+        assert.deepEqual(trips, [], 'nothing sent while held');
+        // The statement after held writes sees them (each runs after the one before).
+        assert.deepEqual(
+          ((await q('select v from t where id = $1', [1])) as { rows: unknown[] }).rows,
+          [{ v: 15 }],
+        );
+        await q('savepoint s');
+        await q(later('insert into t (id, v) values ($1, $2)', [2, 30]), [2, 30]);
+        await q('commit');
+      });
+      assert.deepEqual(trips, [
+        [
+          'begin',
+          'insert into t (id, v) values ($1, $2)',
+          'insert into u (id, v) values ($1, $2)',
+          'update t set v = v + $1 where id = $2',
+          'select v from t where id = $1',
+        ],
+        ['savepoint s', 'insert into t (id, v) values ($1, $2)', 'commit'],
+      ]);
+      assert.deepEqual(await rowsOf('select id, v from t order by id'), [
+        { id: 1, v: 15 },
+        { id: 2, v: 30 },
+      ]);
+      assert.deepEqual(await rowsOf('select id, v from u'), [{ id: 1, v: 20 }]);
+    });
+
+    void test('a batch answers with its last statement; named statements are parsed once', async () => {
+      // A pool of its own, so the listing holds only this test's statements.
+      const own = new BatchingPool(createPgPool(testDatabase.url, 1));
+      const client = await own.connect();
+      try {
+        const q = (text: string, values: unknown[] = []) =>
+          client.query<{ x: number }>(text, values);
+        const run = async () => {
+          await q('begin');
+          const insert = 'insert into u (id, v) values ($1, $2) on conflict do nothing';
+          await q(later(insert, [9, 9]), [9, 9]);
+          const { rows } = await q('select v + $1::int as x from u where id = $2', [1, 9]);
+          await q('rollback');
+          return rows;
+        };
+        assert.deepEqual(await run(), [{ x: 10 }]);
+        assert.deepEqual(await run(), [{ x: 10 }]);
+        // Both texts named once on the connection: the second run only bound them.
+        const { rows } = await q('select statement from pg_prepared_statements order by name');
+        assert.deepEqual(
+          rows.map((r) => (r as unknown as { statement: string }).statement),
+          [
+            'insert into u (id, v) values ($1, $2) on conflict do nothing',
+            'select v + $1::int as x from u where id = $2',
+          ],
+        );
+      } finally {
+        client.release();
+        await own.end();
+      }
+    });
+
+    void test('a rollback drops what is held; outside a transaction nothing is held', async () => {
+      const before = await rowsOf('select id, v from u order by id');
+      trips.length = 0;
+      await on(async (q) => {
+        await q('begin');
+        await q(later('insert into u (id, v) values ($1, $2)', [2, 1]), [2, 1]);
+        await q('rollback');
+      });
+      assert.deepEqual(trips, [], 'a transaction the server never saw begin costs no round trip');
+      assert.deepEqual(await rowsOf('select id, v from u order by id'), before);
+      await on((q) => q(later('insert into u (id, v) values ($1, $2)', [3, 3]), [3, 3]));
+      assert.deepEqual(await rowsOf('select id, v from u where id = 3'), [{ id: 3, v: 3 }]);
+    });
+
+    void test('a rollback to a savepoint drops what was held after it, and only that', async () => {
+      await on(async (q) => {
+        await q('begin');
+        await q(later('insert into u (id, v) values ($1, $2)', [20, 1]), [20, 1]);
+        await q('savepoint "a"');
+        await q(later('insert into u (id, v) values ($1, $2)', [21, 1]), [21, 1]);
+        await q('rollback to savepoint "a"'); // savepoint still held: nothing sent
+        await q(later('insert into u (id, v) values ($1, $2)', [22, 1]), [22, 1]);
+        await q('select 1 as x', [] as unknown[]).catch(() => undefined);
+        await q('savepoint "b"');
+        await q('select $1::int as x', [1]);
+        await q(later('insert into u (id, v) values ($1, $2)', [23, 1]), [23, 1]);
+        await q('rollback to savepoint "b"'); // savepoint sent: the rollback is sent too
+        await q('commit');
+      });
+      assert.deepEqual(await rowsOf('select id from u where id >= 20 order by id'), [
+        { id: 20 },
+        { id: 22 },
+      ]);
+      await assert.rejects(
+        on(async (q) => {
+          await q('begin');
+          try {
+            await q('rollback to savepoint "never"');
+          } finally {
+            await q('rollback');
+          }
+        }),
+        { code: '3B001' },
+        'a savepoint the server never had still fails',
+      );
+    });
+
+    void test("a held write's error fails the statement it travels before, and nothing stays", async () => {
+      const before = await rowsOf('select id, v from u order by id');
+      await on(async (q) => {
+        await q('begin');
+        await q(later('insert into u (id, v) values ($1, $2)', [4, 4]), [4, 4]);
+        // id 1 exists: the primary key refuses it, at the commit, which then never runs.
+        await q(later('insert into u (id, v) values ($1, $2)', [1, 1]), [1, 1]);
+        await q(later('insert into u (id, v) values ($1, $2)', [5, 5]), [5, 5]);
+        await assert.rejects(q('commit'), { code: '23505' });
+        await q('rollback');
+      });
+      assert.deepEqual(await rowsOf('select id, v from u order by id'), before);
+      // The failed write was parsed (its execution failed): it is bound, not parsed again.
+      await on(async (q) => {
+        await q('begin');
+        await q(later('insert into u (id, v) values ($1, $2)', [4, 4]), [4, 4]);
+        await q('commit');
+      });
+      assert.deepEqual(await rowsOf('select v from u where id = 4'), [{ v: 4 }]);
+    });
+
+    void test('a statement that fails to parse in a batch is parsed anew next time', async () => {
+      const bad = 'select v from no_such_table where id = $1';
+      for (let i = 0; i < 2; i++) {
+        await assert.rejects(
+          on(async (q) => {
+            await q('begin');
+            try {
+              await q(bad, [1]);
+            } finally {
+              await q('rollback');
+            }
+          }),
+          { code: '42P01' },
+        );
+      }
+      await on((q) => q('create table no_such_table (id int, v int)'));
+      await on(async (q) => {
+        await q('begin');
+        assert.deepEqual(((await q(bad, [1])) as { rows: unknown[] }).rows, []);
+        await q('commit');
+      });
+    });
+  });
+}
