@@ -16,9 +16,9 @@ if (TEST_ENGINE === 'postgres') {
 
     before(async () => {
       testDatabase = await createTestDatabase();
-      pool = new BatchingPool(createPgPool(testDatabase.url, 1), undefined, (sql, _v, withNext) =>
-        record(sql, withNext),
-      );
+      pool = new BatchingPool(createPgPool(testDatabase.url, 1), {
+        onSent: (sql, _v, withNext) => record(sql, withNext),
+      });
     });
     after(async () => {
       await pool.end();
@@ -58,7 +58,7 @@ if (TEST_ENGINE === 'postgres') {
     });
 
     void test('past the bound, new texts run unnamed and still answer', async () => {
-      const bounded = new BatchingPool(createPgPool(testDatabase.url, 1), 3);
+      const bounded = new BatchingPool(createPgPool(testDatabase.url, 1), { maxNamed: 3 });
       const client = await bounded.connect();
       try {
         const x = async (text: string) => (await client.query<{ x: number }>(text, [1])).rows[0]?.x;
@@ -173,6 +173,32 @@ if (TEST_ENGINE === 'postgres') {
       } finally {
         client.release();
         await own.end();
+      }
+    });
+
+    void test('rows decode alike when described and when not: types, nulls, row counts', async () => {
+      await on((q) => q('create table w (id int8 primary key, n int4, s text, b bool, j jsonb)'));
+      const client = await pool.connect();
+      try {
+        const q = (text: string, values: unknown[]) =>
+          client.query<Record<string, unknown>>(text, values);
+        const insert = 'insert into w (id, n, s, b, j) values ($1, $2, $3, $4, $5)';
+        const inserted = await q(insert, [1, 7, 'x', true, '{"a":1}']);
+        assert.equal(inserted.command, 'INSERT');
+        assert.equal(inserted.rowCount, 1);
+        await q(insert, [2, null, null, null, null]);
+        const read = 'select id, n, s, b, j from w where id >= $1 order by id';
+        // The first execution is described; the second decodes with what that said.
+        for (let i = 0; i < 2; i++) {
+          assert.deepEqual((await q(read, [1])).rows, [
+            { id: '1', n: 7, s: 'x', b: true, j: { a: 1 } },
+            { id: '2', n: null, s: null, b: null, j: null },
+          ]);
+        }
+        const updated = await q('update w set n = $1 where id >= $2', [0, 1]);
+        assert.deepEqual([updated.command, updated.rowCount, updated.rows], ['UPDATE', 2, []]);
+      } finally {
+        client.release();
       }
     });
 

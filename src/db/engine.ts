@@ -23,7 +23,7 @@ import {
 } from 'kysely';
 import type { DatabaseConfig } from '../config.ts';
 import type { DB } from './schema.ts';
-import { BatchingPool } from './pg-pool.ts';
+import { BatchingPool, type TypeParser } from './pg-pool.ts';
 import { prepared } from './prepared.ts';
 import { FALLBACK_AUTOCHECKPOINT_PAGES, startCheckpointer } from './sqlite-checkpointer.ts';
 import { SqliteServerDriver, type SqliteHandles, type StatementObserver } from './sqlite-driver.ts';
@@ -202,7 +202,9 @@ export function createDatabase(config: DatabaseConfig, options: DatabaseOptions 
     ((sql: string, parameters: readonly unknown[], withNext: boolean) =>
       onStatement({ sql, parameters, withNext }));
   const db = new Kysely<DB>({
-    dialect: new PostgresDialect({ pool: new BatchingPool(pool, undefined, sent) }),
+    dialect: new PostgresDialect({
+      pool: new BatchingPool(pool, { onSent: sent, typeParser: int8AsNumber as TypeParser }),
+    }),
   });
   return build('postgres', db);
 }

@@ -1,5 +1,5 @@
-// The PostgreSQL connection under Kysely's dialect: named statements, and statements held
-// back to travel in one round trip with the next.
+// The PostgreSQL connection under Kysely's dialect: named statements, statements held back to
+// travel in one round trip with the next, and rows decoded without asking twice.
 //
 // Named statements. Kysely hands pg each query as text + values, which pg sends as an
 // unnamed statement: PostgreSQL parses and plans it again on every execution. Under load that
@@ -9,7 +9,8 @@
 // --protocol=prepared`. The texts are Kysely's compiled SQL with placeholders, never values,
 // so their number is bounded by the code — except for `in (...)` lists, whose length varies
 // with the request. Past `maxNamed` texts, statements go unnamed, so a connection never holds
-// an unbounded number of prepared statements.
+// an unbounded number of prepared statements. A named statement is described (its columns)
+// once; afterwards its rows are decoded with what that said, without a Describe message.
 //
 // Batches. Every round trip wakes a backend and waits for it; on two busy cores that waiting
 // was the largest part of a request's time. Inside a transaction, statements whose answer
@@ -43,11 +44,32 @@ export type SentStatement = (
   withNext: boolean,
 ) => void;
 
-/** One statement of a round trip; `name` when it is (or is to be) a named statement. */
+/** The parser of a column type's text form (pg-types' signature). */
+export type TypeParser = (oid: number, format: 'text') => (text: string) => unknown;
+
+export interface BatchingPoolOptions {
+  /** Statement texts named at most (past it, statements go unnamed). */
+  maxNamed?: number;
+  onSent?: SentStatement;
+  /** Column values' parsers; pg's defaults when not given. */
+  typeParser?: TypeParser;
+}
+
+/** Builds a row from a DataRow's text values. */
+type Decoder = (values: (string | null)[]) => Record<string, unknown>;
+
+/** A statement text's name and, once PostgreSQL has described it, how its rows decode. */
+interface Named {
+  name: string;
+  decoder?: Decoder;
+}
+
+/** One statement of a round trip. */
 interface Part {
   text: string;
   values: unknown[];
-  name: string | undefined;
+  /** Set when the statement is (or is to be) a named statement. */
+  named: Named | undefined;
 }
 
 /** What pg's Connection (pg/lib/connection.js) offers a query that writes its own messages. */
@@ -56,25 +78,28 @@ interface Wire {
   parsedStatements: Record<string, string | undefined>;
   submittedNamedStatements: Record<string, string | undefined>;
   parse(message: { text: string; name: string }): void;
-  bind(message: { statement: string; values: unknown[] }): void;
+  bind(message: { statement: string; values: (string | Buffer | null)[] }): void;
   describe(message: { type: 'P'; name: string }): void;
   execute(message: { portal: string }): void;
   sync(): void;
+  sendCopyFail(message: string): void;
   on(event: 'parseComplete', listener: () => void): void;
   off(event: 'parseComplete', listener: () => void): void;
 }
 
-type Done = (error: Error | null, results?: pg.QueryResult | pg.QueryResult[]) => void;
+interface FieldDescription {
+  name: string;
+  dataTypeID: number;
+}
 
-/** pg's Query as a base class: result parsing, errors and read timeouts stay pg's. */
-const QueryBase = pg.Query as unknown as new (
-  config: { text: string },
-  values: undefined,
-  done: Done,
-) => {
-  handleError(error: Error, wire: Wire): void;
-  handleReadyForQuery(wire: Wire): void;
-};
+/** What Kysely's PostgreSQL driver reads of an answer. */
+interface Answer {
+  command: string;
+  rowCount: number | null;
+  rows: Record<string, unknown>[];
+}
+
+type Done = (error: Error | null, answer?: Answer) => void;
 
 // How pg turns a value into its text form (dates, JSON, buffers…); not in pg's typings.
 const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as {
@@ -82,84 +107,148 @@ const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as {
 };
 
 /**
- * Several statements written at once with one Sync: one round trip. pg's client hands it the
- * connection when it is its turn and the backend's answers as they come; pg's Query collects
- * one result per statement. Named statements new to the connection are parsed first, so pg's
- * record of what a connection has parsed can be kept exact (below).
+ * Rows as object literals of one fixed shape, built by a function generated from the column
+ * names (so V8 keeps one hidden class for them), each value through its column's parser.
  */
-class Batch extends QueryBase {
+function decoderFor(fields: FieldDescription[], typeParser: TypeParser): Decoder {
+  const parsers = fields.map((f) => typeParser(f.dataTypeID, 'text'));
+  const props = fields
+    .map(({ name }, i) => `${JSON.stringify(name)}: v[${i}] === null ? null : p[${i}](v[${i}])`)
+    .join(', ');
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- built from column names only
+  const build = new Function('p', 'v', `return { ${props} };`) as (
+    p: typeof parsers,
+    v: (string | null)[],
+  ) => Record<string, unknown>;
+  return (values) => build(parsers, values);
+}
+
+/** A command tag ("INSERT 0 1", "UPDATE 3", "BEGIN"): command and row count, as pg reads it. */
+const TAG = /^([A-Za-z]+)(?: (\d+))?(?: (\d+))?/;
+
+/**
+ * One round trip: one or more statements written at once with one Sync, answered with the
+ * last one's rows. It stands in for pg's Query (pg's client hands it the connection when it
+ * is its turn, then the backend's messages as they come), so it decodes rows itself: see
+ * the top of the file. Named statements new to the connection are parsed first, so pg's
+ * record of what a connection has parsed can be kept exact (`#settle`).
+ */
+class RoundTrip {
+  /** Read by pg's client, which wraps it to enforce its read timeout. */
+  callback: Done;
   readonly #parts: Part[];
-  /** Names this batch parses, in order; the first `#confirmed` of them the server accepted. */
+  readonly #typeParser: TypeParser;
+  /** The statement whose messages are arriving, and how its rows decode. */
+  #at = 0;
+  #decoder: Decoder | undefined;
+  readonly #answer: Answer = { command: '', rowCount: null, rows: [] };
+  /** Statements this round trip parses, in order; the first `#confirmed` the server accepted. */
   readonly #fresh: Part[] = [];
   #confirmed = 0;
   #wire: Wire | undefined;
   readonly #onParsed = () => void this.#confirmed++;
 
-  constructor(parts: Part[], done: Done) {
-    // No name for pg: it would note one parsed statement per query; this batch notes its own.
-    super({ text: parts[parts.length - 1]!.text }, undefined, done);
+  constructor(parts: Part[], typeParser: TypeParser, done: Done) {
     this.#parts = parts;
+    this.#typeParser = typeParser;
+    this.callback = done;
   }
 
   submit(wire: Wire): Error | null {
     let values: (string | Buffer | null)[][];
     try {
-      // Converted before anything is written: a value pg cannot send fails this batch alone.
+      // Converted before anything is written: a value pg cannot send fails this trip alone.
       values = this.#parts.map((p) => p.values.map(prepareValue));
     } catch (error) {
       return error as Error;
     }
-    const named = new Set<string>();
+    const seen = new Set<string>();
     for (const part of this.#parts) {
-      const { name } = part;
-      if (name === undefined || named.has(name)) continue;
-      named.add(name);
-      if (
-        wire.parsedStatements[name] === undefined &&
-        wire.submittedNamedStatements[name] === undefined
-      )
+      const name = part.named?.name;
+      if (name === undefined || seen.has(name)) continue;
+      seen.add(name);
+      if (wire.parsedStatements[name] === undefined && !(name in wire.submittedNamedStatements))
         this.#fresh.push(part);
     }
     this.#wire = wire;
     if (this.#fresh.length > 0) wire.on('parseComplete', this.#onParsed);
     wire.stream.cork?.();
     try {
-      for (const { text, name } of this.#fresh) {
-        wire.parse({ text, name: name! });
-        wire.submittedNamedStatements[name!] = text;
+      for (const { text, named } of this.#fresh) {
+        wire.parse({ text, name: named!.name });
+        wire.submittedNamedStatements[named!.name] = text;
       }
-      this.#parts.forEach((part, i) => {
-        if (part.name === undefined) wire.parse({ text: part.text, name: '' });
-        wire.bind({ statement: part.name ?? '', values: values[i]! });
-        wire.describe({ type: 'P', name: '' });
+      this.#parts.forEach(({ text, named }, i) => {
+        if (named === undefined) wire.parse({ text, name: '' });
+        wire.bind({ statement: named?.name ?? '', values: values[i]! });
+        if (named?.decoder === undefined) wire.describe({ type: 'P', name: '' });
         wire.execute({ portal: '' });
       });
       wire.sync();
     } finally {
       wire.stream.uncork?.();
     }
+    this.#decoder = this.#parts[0]!.named?.decoder;
     return null;
   }
 
-  /** The fresh names the server parsed stay known; the others are forgotten (parsed anew). */
+  handleRowDescription(message: { fields: FieldDescription[] }): void {
+    this.#decoder = decoderFor(message.fields, this.#typeParser);
+    const named = this.#parts[this.#at]?.named;
+    if (named !== undefined) named.decoder = this.#decoder;
+  }
+
+  handleDataRow(message: { fields: (string | null)[] }): void {
+    // Only the last statement's rows are asked for; those in front are held writes.
+    if (this.#at === this.#parts.length - 1) this.#answer.rows.push(this.#decoder!(message.fields));
+  }
+
+  handleCommandComplete(message: { text: string }): void {
+    if (this.#at === this.#parts.length - 1) {
+      const tag = TAG.exec(message.text);
+      this.#answer.command = tag?.[1] ?? '';
+      const count = tag?.[3] ?? tag?.[2];
+      this.#answer.rowCount = count === undefined ? null : Number(count);
+    }
+    this.#next();
+  }
+
+  handleEmptyQuery(): void {
+    this.#next();
+  }
+
+  #next(): void {
+    this.#at++;
+    this.#decoder = this.#parts[this.#at]?.named?.decoder;
+  }
+
+  handleError(error: Error): void {
+    this.#settle();
+    this.callback(error);
+  }
+
+  handleReadyForQuery(): void {
+    this.#settle();
+    this.callback(null, this.#answer);
+  }
+
+  // Never asked for here (no row limits, no COPY); answered as pg's Query answers them.
+  handlePortalSuspended(): void {}
+  handleCopyInResponse(wire: Wire): void {
+    wire.sendCopyFail('No source stream defined');
+  }
+  handleCopyData(): void {}
+
+  /** Fresh names the server parsed stay known; the others are forgotten (parsed anew). */
   #settle(): void {
     const wire = this.#wire;
     if (wire === undefined || this.#fresh.length === 0) return;
     wire.off('parseComplete', this.#onParsed);
-    this.#fresh.forEach(({ name, text }, i) => {
-      delete wire.submittedNamedStatements[name!];
-      if (i < this.#confirmed) wire.parsedStatements[name!] = text;
+    this.#fresh.forEach(({ named, text }, i) => {
+      delete wire.submittedNamedStatements[named!.name];
+      if (i < this.#confirmed) wire.parsedStatements[named!.name] = text;
     });
-  }
-
-  override handleError(error: Error, wire: Wire): void {
-    this.#settle();
-    super.handleError(error, wire);
-  }
-
-  override handleReadyForQuery(wire: Wire): void {
-    this.#settle();
-    super.handleReadyForQuery(wire);
+    this.#fresh.length = 0;
   }
 }
 
@@ -170,20 +259,22 @@ const ROLLBACK_TO = /^rollback\s+to\s+(?:savepoint\s+)?(.+)$/i;
 const ROLLBACK = /^(rollback|abort)\b/i;
 
 /** The answer to a held statement (nobody reads it). */
-const HELD: pg.QueryResult = { command: '', rowCount: 0, rows: [], fields: [], oid: 0 };
+const HELD: Answer = { command: '', rowCount: 0, rows: [] };
 
 export class BatchingPool implements PostgresPool {
   readonly #pool: pg.Pool;
-  readonly #names = new Map<string, string>();
+  readonly #maxNamed: number;
+  readonly #onSent: SentStatement | undefined;
+  readonly #typeParser: TypeParser;
+  readonly #named = new Map<string, Named>();
   // One wrapper per pg client, so Kysely (which keys its connections by client) keeps one.
   readonly #clients = new WeakMap<pg.PoolClient, PostgresPoolClient>();
 
-  constructor(
-    pool: pg.Pool,
-    readonly maxNamed = MAX_NAMED,
-    readonly onSent?: SentStatement,
-  ) {
+  constructor(pool: pg.Pool, options: BatchingPoolOptions = {}) {
     this.#pool = pool;
+    this.#maxNamed = options.maxNamed ?? MAX_NAMED;
+    this.#onSent = options.onSent;
+    this.#typeParser = options.typeParser ?? (pg.types.getTypeParser as TypeParser);
   }
 
   async connect(): Promise<PostgresPoolClient> {
@@ -208,24 +299,21 @@ export class BatchingPool implements PostgresPool {
       text,
       values,
       // Without values (begin, commit, savepoints) there is nothing to bind again.
-      name: values.length === 0 ? undefined : this.#nameOf(text),
+      named: values.length === 0 ? undefined : this.#namedFor(text),
     });
-    const send = (parts: Part[]): Promise<pg.QueryResult> => {
-      if (this.onSent)
-        parts.forEach((p, i) => this.onSent!(p.text, p.values, i < parts.length - 1));
-      if (parts.length === 1) {
-        const [{ text, values, name }] = parts as [Part];
-        // Alone and without values, the simple protocol is one message.
-        return name === undefined
-          ? client.query(text, values)
-          : client.query({ name, text, values });
-      }
+    const send = (parts: Part[]): Promise<Answer> => {
+      parts.forEach((p, i) => this.#onSent?.(p.text, p.values, i < parts.length - 1));
+      const [only] = parts;
+      // Alone and without values (transaction control, DDL), the simple protocol: one
+      // message, and the text may hold several statements.
+      if (parts.length === 1 && only!.named === undefined && only!.values.length === 0)
+        return client.query(only!.text);
       return new Promise((resolve, reject) => {
-        const batch = new Batch(parts, (error, results) => {
+        const trip = new RoundTrip(parts, this.#typeParser, (error, answer) => {
           if (error) reject(error);
-          else resolve(Array.isArray(results) ? results[results.length - 1]! : results!);
+          else resolve(answer!);
         });
-        client.query(batch as unknown as pg.Submittable);
+        client.query(trip as unknown as pg.Submittable);
       });
     };
     const hold = (p: Part) => {
@@ -237,7 +325,7 @@ export class BatchingPool implements PostgresPool {
       held = [];
       return send(parts);
     };
-    const query = (text: string, values: unknown[]): Promise<pg.QueryResult> => {
+    const query = (text: string, values: unknown[]): Promise<Answer> => {
       if (text.startsWith(DEFERRED)) {
         const write = part(text.slice(DEFERRED.length), values);
         return inTransaction ? hold(write) : sendWithHeld(write);
@@ -284,12 +372,12 @@ export class BatchingPool implements PostgresPool {
     };
   }
 
-  #nameOf(text: string): string | undefined {
-    let name = this.#names.get(text);
-    if (name === undefined && this.#names.size < this.maxNamed) {
-      name = `om_${this.#names.size}`;
-      this.#names.set(text, name);
+  #namedFor(text: string): Named | undefined {
+    let named = this.#named.get(text);
+    if (named === undefined && this.#named.size < this.#maxNamed) {
+      named = { name: `om_${this.#named.size}` };
+      this.#named.set(text, named);
     }
-    return name;
+    return named;
   }
 }
