@@ -1,6 +1,7 @@
 // SQL for the orders table only. Every query is scoped by organization first.
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import { newestFirst, type PageCursor } from '../db/pagination.ts';
+import type { Engine } from '../db/engine.ts';
 import { prepared } from '../db/prepared.ts';
 import type { DB, OrderStatus, OrdersTable } from '../db/schema.ts';
 
@@ -21,6 +22,39 @@ export async function findOrder(
   id: string,
 ): Promise<OrderRow | undefined> {
   return (await selectOrder(db, organizationId, id)).rows[0];
+}
+
+// A payment change locks the payment's order before anything else (API.md §5). Found through
+// the payment in the same statement: one round trip, where reading the payment first to
+// learn its order took two. A payment never changes order. SQLite has no row locks: its
+// IMMEDIATE transaction already holds the only write lock there is.
+const orderOfPayment = (db: Kysely<DB>, organizationId: string, paymentId: string) =>
+  db
+    .selectFrom('orders')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where('id', '=', (eb) =>
+      eb
+        .selectFrom('payments')
+        .select('order_id')
+        .where('organization_id', '=', organizationId)
+        .where('id', '=', paymentId),
+    );
+const selectOrderOfPayment = prepared(orderOfPayment);
+const lockOrderOfPaymentRow = prepared(
+  (db: Kysely<DB>, organizationId: string, paymentId: string) =>
+    orderOfPayment(db, organizationId, paymentId).forUpdate(),
+);
+
+/** The order of a payment of this organization, locked until the transaction ends. */
+export async function lockOrderOfPayment(
+  db: Kysely<DB>,
+  engine: Engine,
+  organizationId: string,
+  paymentId: string,
+): Promise<OrderRow | undefined> {
+  const select = engine === 'postgres' ? lockOrderOfPaymentRow : selectOrderOfPayment;
+  return (await select(db, organizationId, paymentId)).rows[0];
 }
 
 export async function findOrderByExternalRef(

@@ -42,22 +42,31 @@ export async function findByTransactionRef(
     .executeTakeFirst();
 }
 
-const insertRow = prepared((db: Kysely<DB>, row: PaymentRow) =>
-  db.insertInto('payments').values(row),
-);
+// A write that can collide with nothing — no transactionRef set, none changed (the only
+// unique key a client names) — is deferred: on PostgreSQL it travels with the transaction's
+// next statement (src/db/pg-pool.ts). One that can collide runs at once, so the caller meets
+// the unique violation where it can answer it (a racing transactionRef converges).
+const insert = (db: Kysely<DB>, row: PaymentRow) => db.insertInto('payments').values(row);
+const insertRow = prepared(insert);
+const insertRowDeferred = prepared(insert, { deferred: true });
 
 export async function insertPayment(db: Kysely<DB>, row: PaymentRow): Promise<void> {
-  await insertRow(db, row);
+  await (row.transaction_ref === null ? insertRowDeferred : insertRow)(db, row);
 }
 
-const updateRow = prepared(
-  (db: Kysely<DB>, organizationId: string, id: string, patch: Updateable<PaymentsTable>) =>
-    db
-      .updateTable('payments')
-      .set(patch)
-      .where('organization_id', '=', organizationId)
-      .where('id', '=', id),
-);
+const update = (
+  db: Kysely<DB>,
+  organizationId: string,
+  id: string,
+  patch: Updateable<PaymentsTable>,
+) =>
+  db
+    .updateTable('payments')
+    .set(patch)
+    .where('organization_id', '=', organizationId)
+    .where('id', '=', id);
+const updateRow = prepared(update);
+const updateRowDeferred = prepared(update, { deferred: true });
 
 export async function updatePayment(
   db: Kysely<DB>,
@@ -65,7 +74,12 @@ export async function updatePayment(
   id: string,
   patch: Updateable<PaymentsTable>,
 ): Promise<void> {
-  await updateRow(db, organizationId, id, patch);
+  await (patch.transaction_ref === undefined ? updateRowDeferred : updateRow)(
+    db,
+    organizationId,
+    id,
+    patch,
+  );
 }
 
 /** All non-deleted payments of an order, newest first (at most maxPaymentsPerOrder). */

@@ -17,6 +17,7 @@ import {
   updateOrder,
   type OrderRow,
 } from '../orders/orders.repository.ts';
+import { lockOrderOfPayment } from '../orders/orders.repository.ts';
 import { balanceWarnings } from '../orders/orders.service.ts';
 import { findPaymentMethodForUse } from '../payment-methods/payment-methods.repository.ts';
 import { createdBy, updatedBy } from '../shared/audit.ts';
@@ -466,7 +467,7 @@ export async function createPayment(
 // ---------------------------------------------------------------------------------------
 // Changes to an existing payment.
 
-/** Locks the payment's order, then reloads both inside the lock. */
+/** Locks the payment's order, then loads the payment inside the lock. */
 async function withLockedPayment<T>(
   database: Database,
   ctx: RequestContext,
@@ -474,13 +475,10 @@ async function withLockedPayment<T>(
   fn: (tx: Tx, payment: Row, order: OrderRow) => Promise<T>,
 ): Promise<T> {
   const organizationId = ctx.organization.id;
-  const seen = await repo.findPayment(database.db, organizationId, id);
-  if (seen === undefined) throw new AppError('NOT_FOUND');
-  return database.transactionLocking('orders', organizationId, seen.order_id, async (tx, order) => {
-    const payment = await repo.findPayment(tx, organizationId, id);
-    if (payment === undefined) throw new AppError('NOT_FOUND');
-    // A payment never changes order, so the order locked is the payment's.
-    if (order === undefined) throw new Error('payment without order');
+  return database.transaction(async (tx) => {
+    const order = await lockOrderOfPayment(tx, database.engine, organizationId, id);
+    const payment = order && (await repo.findPayment(tx, organizationId, id));
+    if (order === undefined || payment === undefined) throw new AppError('NOT_FOUND');
     return fn(tx, payment, order);
   });
 }
