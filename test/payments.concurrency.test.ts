@@ -27,7 +27,8 @@ import { TEST_ENGINE } from './support/database.ts';
 /** One request of a race. */
 type Op =
   | { kind: 'create'; params: payments.CreatePaymentInput }
-  | { kind: 'confirm' | 'delete' | 'reverse'; id: string };
+  | { kind: 'confirm' | 'delete' | 'reverse'; id: string }
+  | { kind: 'setRef'; id: string; transactionRef: string };
 
 /** What a request was answered, whichever transport carried it. */
 interface Outcome {
@@ -97,6 +98,11 @@ void describe(`payments under concurrency (${TEST_ENGINE})`, () => {
           const r = await payments.updatePayment(database, ctx, op.id, { status: 'reversed' });
           return ok(null, r.warnings);
         }
+        case 'setRef': {
+          const { transactionRef } = op;
+          const r = await payments.updatePayment(database, ctx, op.id, { transactionRef });
+          return ok(null, r.warnings);
+        }
       }
     } catch (error) {
       if (error instanceof AppError) {
@@ -125,10 +131,14 @@ void describe(`payments under concurrency (${TEST_ENGINE})`, () => {
 
   /** The op through one app's real routing, validation and error handling. */
   async function viaHttp(app: FastifyInstance, op: Op): Promise<Outcome> {
+    const requestId = nextRequestId('http');
     const headers = {
       'api-key': org.keys[roleOf(op)],
       'organization-id': org.id,
-      'x-request-id': nextRequestId('http'),
+      'x-request-id': requestId,
+      // A key of its own, as a till sends: the race then runs inside the idempotent request's
+      // transaction, where a refused statement must not spoil the answer (API.md §5).
+      'idempotency-key': requestId,
     };
     let r;
     switch (op.kind) {
@@ -157,6 +167,14 @@ void describe(`payments under concurrency (${TEST_ENGINE})`, () => {
           url: `/v1/om/payments/${op.id}`,
           headers,
           payload: { params: { status: 'reversed' } },
+        });
+        break;
+      case 'setRef':
+        r = await app.inject({
+          method: 'PATCH',
+          url: `/v1/om/payments/${op.id}`,
+          headers,
+          payload: { params: { transactionRef: op.transactionRef } },
         });
         break;
     }
@@ -885,6 +903,27 @@ void describe(`payments under concurrency (${TEST_ENGINE})`, () => {
         '200:ALREADY_RECORDED': 20,
         '400:DUPLICATE_TRANSACTION_REF': 30,
       });
+    });
+  }
+  for (const name of TRANSPORTS) {
+    void test(`[${name}] one transactionRef set on payments of ten orders at once: one holds it`, async () => {
+      const transport = transports.get(name)!;
+      const ids: string[] = [];
+      for (let i = 0; i < 10; i++)
+        ids.push(await setupPayment(receipt(await createOrder(10), 1, 'pending')));
+      const ref = `gw-set-${name}-${Date.now()}`;
+      const ops: Op[] = ids.map((id) => ({ kind: 'setRef', id, transactionRef: ref }));
+      const { outcomes, ms } = await race(transport, ops);
+      const counts = tally(outcomes);
+      report('4c one transactionRef set on ten payments', transport, ops.length, ms, { counts });
+      assert.deepEqual(counts, { '200': 1, '400:DUPLICATE_TRANSACTION_REF': 9 });
+      const { rows } = await sql<{
+        id: string;
+      }>`select id from payments where transaction_ref = ${ref}`.execute(t.database.db);
+      assert.deepEqual(
+        rows.map((r) => r.id),
+        [ids[outcomes.findIndex((o) => o.status === 200)]],
+      );
     });
   }
 });

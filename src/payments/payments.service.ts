@@ -123,16 +123,56 @@ async function adjustSources(
   }
 }
 
+/**
+ * Writes a payment that takes a transactionRef (§6.3). Each write checks the ref inside its
+ * order's lock, but two writes on two orders hold two locks and can both pass; the unique
+ * index stops the second. Inside a savepoint, so the transaction stays usable to answer it
+ * (on PostgreSQL a failed statement spoils the whole transaction otherwise).
+ */
+async function writeTakingRef(
+  database: Database,
+  tx: Tx,
+  ctx: RequestContext,
+  row: Row,
+  write: () => Promise<void>,
+): Promise<void> {
+  await database.savepoint(tx, 'transaction_ref');
+  try {
+    await write();
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
+    await database.rollbackTo(tx, 'transaction_ref');
+    const holder = await repo.findByTransactionRef(
+      tx,
+      ctx.organization.id,
+      row.type,
+      row.transaction_ref!,
+    );
+    if (holder === undefined) throw error;
+    // Another order's payment: a retry on the same order would have met it under the lock.
+    throw new AppError('DUPLICATE_TRANSACTION_REF', {
+      field: 'transactionRef',
+      paymentId: holder.id,
+    });
+  }
+}
+
 /** Applies a move; returns the order as it is afterwards. */
 async function commitMove(
+  database: Database,
   tx: Tx,
   ctx: RequestContext,
   order: OrderRow,
   move: Move,
 ): Promise<OrderRow> {
   const { before, after, deleted = false } = move;
-  if (before === null) await repo.insertPayment(tx, after);
-  else await repo.updatePayment(tx, ctx.organization.id, after.id, changedColumns(before, after));
+  const write =
+    before === null
+      ? () => repo.insertPayment(tx, after)
+      : () => repo.updatePayment(tx, ctx.organization.id, after.id, changedColumns(before, after));
+  const takesRef =
+    after.transaction_ref !== null && after.transaction_ref !== before?.transaction_ref;
+  await (takesRef ? writeTakingRef(database, tx, ctx, after, write) : write());
   const figures = moveFigures(figuresOfOrder(order), counted(before), counted(after, deleted));
   const countDelta = (before === null ? 1 : 0) - (deleted ? 1 : 0);
   const orderAfter: OrderRow = {
@@ -351,117 +391,97 @@ export async function createPayment(
     });
   };
 
-  try {
-    return await database.transactionLocking(
-      'orders',
-      organizationId,
-      input.orderId,
-      async (tx, order) => {
-        if (order === undefined)
-          throw new AppError('ORDER_NOT_FOUND', { field: 'orderId', orderId: input.orderId });
-        if (input.transactionRef !== undefined) {
-          const existing = await repo.findByTransactionRef(
-            tx,
-            organizationId,
-            input.type,
-            input.transactionRef,
-          );
-          if (existing !== undefined) return converge(existing);
-        }
-        // Role before state, as the rules order them: refunds outside an open order (returns
-        // after the sale) are a manager's call (§4).
-        if (input.type === 'refund' && order.status !== 'open') requireRole(ctx, 'manager');
-        if (order.status === 'canceled') throw new AppError('ORDER_CANCELED');
-        if (order.status === 'closed' && input.type === 'receipt') {
-          throw new AppError('ORDER_CLOSED');
-        }
-        const facts = orderFacts(ctx, order);
-        if (facts.paymentCount >= facts.maxPaymentsPerOrder) enforce(ctx, countLimit(facts));
-
-        const source =
-          input.sourcePaymentId === undefined
-            ? null
-            : await usableSource(tx, ctx, order, input.sourcePaymentId);
-        if (input.type === 'refund' && source === null) {
-          // A refund without a source is limited only by the order: a manager's decision.
-          requireRole(ctx, 'manager');
-        }
-        const methodId = input.methodId ?? source?.method_id ?? null;
-        if (input.methodId !== undefined) await usableMethod(tx, database, ctx, input.methodId);
-        else if (methodId === null) {
-          throw invalidParameter(
-            'methodId',
-            input.type === 'receipt'
-              ? 'is required for receipts'
-              : 'is required for a refund without sourcePaymentId',
-          );
-        }
-        if (input.invoiceId !== undefined)
-          await usableInvoice(tx, database, ctx, order, input.invoiceId);
-
-        let amount: number;
-        if (amountMinor !== undefined) {
-          checkAmount(ctx, input.type, amountMinor, order, source, {
-            orderMinor: 0,
-            sourceMinor: 0,
-          });
-          amount = amountMinor;
-        } else if (input.type === 'receipt') {
-          amount = receiptCapacityMinor(facts);
-          if (amount <= 0) throw limitReached(ctx, 'orderTotal', 0);
-        } else {
-          if (source === null)
-            throw invalidParameter('amount', 'is required for a refund without sourcePaymentId');
-          amount = Math.min(refundableMinor(paymentFacts(source)), orderRefundableMinor(facts));
-          if (amount <= 0) throw limitReached(ctx, 'sourceRefundable', 0);
-        }
-
-        const at = nowIso();
-        const row: Row = {
-          organization_id: organizationId,
-          id: newId(),
-          order_id: order.id,
-          type: input.type,
-          status,
-          amount_minor: amount,
-          custom: (input.custom ?? amountMinor !== undefined) ? 1 : 0,
-          method_id: methodId,
-          customer_uid: input.customerUid ?? null,
-          source_payment_id: source?.id ?? null,
-          transaction_ref: input.transactionRef ?? null,
-          attrs: JSON.stringify(input.attrs ?? {}),
-          invoice_id: input.invoiceId ?? null,
-          note: input.note ?? null,
-          completed_at: status === 'complete' ? at : null,
-          reversed_at: null,
-          deleted_at: null,
-          refunded_minor: 0,
-          refunds_reserved_minor: 0,
-          live_refunds: 0,
-          ...createdBy(ctx, at),
-        };
-        const orderAfter = await commitMove(tx, ctx, order, {
-          before: null,
-          after: row,
-          eventType: 'payment.created',
-        });
-        return { data: { id: row.id }, warnings: moneyWarnings(ctx, order, orderAfter) };
-      },
-    );
-  } catch (error) {
-    // Two creates with one transactionRef raced past the check (on different orders, so
-    // different locks): the unique index caught the loser, which converges here.
-    if (isUniqueViolation(error) && input.transactionRef !== undefined) {
+  return database.transactionLocking('orders', organizationId, input.orderId, async (tx, order) => {
+    if (order === undefined)
+      throw new AppError('ORDER_NOT_FOUND', { field: 'orderId', orderId: input.orderId });
+    if (input.transactionRef !== undefined) {
       const existing = await repo.findByTransactionRef(
-        database.db,
+        tx,
         organizationId,
         input.type,
         input.transactionRef,
       );
       if (existing !== undefined) return converge(existing);
     }
-    throw error;
-  }
+    // Role before state, as the rules order them: refunds outside an open order (returns
+    // after the sale) are a manager's call (§4).
+    if (input.type === 'refund' && order.status !== 'open') requireRole(ctx, 'manager');
+    if (order.status === 'canceled') throw new AppError('ORDER_CANCELED');
+    if (order.status === 'closed' && input.type === 'receipt') {
+      throw new AppError('ORDER_CLOSED');
+    }
+    const facts = orderFacts(ctx, order);
+    if (facts.paymentCount >= facts.maxPaymentsPerOrder) enforce(ctx, countLimit(facts));
+
+    const source =
+      input.sourcePaymentId === undefined
+        ? null
+        : await usableSource(tx, ctx, order, input.sourcePaymentId);
+    if (input.type === 'refund' && source === null) {
+      // A refund without a source is limited only by the order: a manager's decision.
+      requireRole(ctx, 'manager');
+    }
+    const methodId = input.methodId ?? source?.method_id ?? null;
+    if (input.methodId !== undefined) await usableMethod(tx, database, ctx, input.methodId);
+    else if (methodId === null) {
+      throw invalidParameter(
+        'methodId',
+        input.type === 'receipt'
+          ? 'is required for receipts'
+          : 'is required for a refund without sourcePaymentId',
+      );
+    }
+    if (input.invoiceId !== undefined)
+      await usableInvoice(tx, database, ctx, order, input.invoiceId);
+
+    let amount: number;
+    if (amountMinor !== undefined) {
+      checkAmount(ctx, input.type, amountMinor, order, source, {
+        orderMinor: 0,
+        sourceMinor: 0,
+      });
+      amount = amountMinor;
+    } else if (input.type === 'receipt') {
+      amount = receiptCapacityMinor(facts);
+      if (amount <= 0) throw limitReached(ctx, 'orderTotal', 0);
+    } else {
+      if (source === null)
+        throw invalidParameter('amount', 'is required for a refund without sourcePaymentId');
+      amount = Math.min(refundableMinor(paymentFacts(source)), orderRefundableMinor(facts));
+      if (amount <= 0) throw limitReached(ctx, 'sourceRefundable', 0);
+    }
+
+    const at = nowIso();
+    const row: Row = {
+      organization_id: organizationId,
+      id: newId(),
+      order_id: order.id,
+      type: input.type,
+      status,
+      amount_minor: amount,
+      custom: (input.custom ?? amountMinor !== undefined) ? 1 : 0,
+      method_id: methodId,
+      customer_uid: input.customerUid ?? null,
+      source_payment_id: source?.id ?? null,
+      transaction_ref: input.transactionRef ?? null,
+      attrs: JSON.stringify(input.attrs ?? {}),
+      invoice_id: input.invoiceId ?? null,
+      note: input.note ?? null,
+      completed_at: status === 'complete' ? at : null,
+      reversed_at: null,
+      deleted_at: null,
+      refunded_minor: 0,
+      refunds_reserved_minor: 0,
+      live_refunds: 0,
+      ...createdBy(ctx, at),
+    };
+    const orderAfter = await commitMove(database, tx, ctx, order, {
+      before: null,
+      after: row,
+      eventType: 'payment.created',
+    });
+    return { data: { id: row.id }, warnings: moneyWarnings(ctx, order, orderAfter) };
+  });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -541,7 +561,7 @@ export async function confirmPayment(
       attrs: mergeAttrs(payment.attrs, input.attrs),
       ...updatedBy(ctx, at),
     };
-    const orderAfter = await commitMove(tx, ctx, order, {
+    const orderAfter = await commitMove(database, tx, ctx, order, {
       before: payment,
       after,
       eventType: 'payment.confirmed',
@@ -567,7 +587,7 @@ export async function deletePayment(
     );
     const at = nowIso();
     const after: Row = { ...payment, deleted_at: at, ...updatedBy(ctx, at) };
-    const orderAfter = await commitMove(tx, ctx, order, {
+    const orderAfter = await commitMove(database, tx, ctx, order, {
       before: payment,
       after,
       deleted: true,
@@ -760,7 +780,7 @@ export async function updatePayment(
           : after.status === 'complete' && payment.status !== 'complete'
             ? 'payment.confirmed'
             : 'payment.updated';
-    const orderAfter = await commitMove(tx, ctx, order, {
+    const orderAfter = await commitMove(database, tx, ctx, order, {
       before: payment,
       after,
       eventType,
