@@ -67,7 +67,10 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
   registerJsonBodyParser(app);
   app.decorateRequest('caller', null);
   app.decorateRequest('ctx', null);
+  // Set by the first onRequest hook (below), before anything reads it.
+  app.decorateRequest('database', null as unknown as Database);
   app.addHook('onRequest', async (request, reply) => {
+    request.database = database;
     reply.header('x-request-id', request.id);
     refuseNulInUrl(request.url);
   });
@@ -131,11 +134,11 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
     async (om) => {
       om.addHook('onRequest', organizationAuth(database, config.maxAmountMajor));
       registerIdempotency(om, database, (request) => contextOf(request).organization.id);
-      await om.register(organizationRoutes(database));
-      await om.register(orderRoutes(database));
-      await om.register(paymentMethodRoutes(database));
-      await om.register(invoiceRoutes(database));
-      await om.register(paymentRoutes(database));
+      await om.register(organizationRoutes());
+      await om.register(orderRoutes());
+      await om.register(paymentMethodRoutes());
+      await om.register(invoiceRoutes());
+      await om.register(paymentRoutes());
     },
     { prefix: '/v1/om' },
   );
@@ -147,8 +150,8 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
         database,
         (request) => `admin:${callerOfRequest(request).keyId ?? ''}`,
       );
-      await admin.register(organizationAdminRoutes(database));
-      await admin.register(apiKeyAdminRoutes(database));
+      await admin.register(organizationAdminRoutes());
+      await admin.register(apiKeyAdminRoutes());
     },
     { prefix: '/v1/admin' },
   );

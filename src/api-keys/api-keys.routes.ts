@@ -1,6 +1,5 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Database } from '../db/engine.ts';
 import { callerOfRequest } from '../http/auth.ts';
 import { ok } from '../http/envelope.ts';
 import { IdPath, Page, PageQuery, Success, responses } from '../http/schemas.ts';
@@ -10,7 +9,7 @@ import * as service from './api-keys.service.ts';
 const tags = ['administration'];
 
 /** Under /v1/admin (admin keys). */
-export function apiKeyAdminRoutes(database: Database): FastifyPluginAsyncTypebox {
+export function apiKeyAdminRoutes(): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.post(
       '/api-keys',
@@ -24,7 +23,7 @@ export function apiKeyAdminRoutes(database: Database): FastifyPluginAsyncTypebox
       },
       async (request) => {
         const { apiKey, secret } = await service.createApiKey(
-          database,
+          request.database,
           callerOfRequest(request),
           request.body.params,
         );
@@ -44,7 +43,7 @@ export function apiKeyAdminRoutes(database: Database): FastifyPluginAsyncTypebox
       async (request) =>
         ok(
           request.id,
-          await service.listApiKeys(database, callerOfRequest(request), request.query),
+          await service.listApiKeys(request.database, callerOfRequest(request), request.query),
         ),
     );
     app.get(
@@ -59,7 +58,11 @@ export function apiKeyAdminRoutes(database: Database): FastifyPluginAsyncTypebox
       },
       async (request) =>
         ok(request.id, {
-          apiKey: await service.getApiKey(database, callerOfRequest(request), request.params.uid),
+          apiKey: await service.getApiKey(
+            request.database,
+            callerOfRequest(request),
+            request.params.uid,
+          ),
         }),
     );
     app.patch(
@@ -73,7 +76,7 @@ export function apiKeyAdminRoutes(database: Database): FastifyPluginAsyncTypebox
         },
       },
       async (request) => {
-        await service.revokeApiKey(database, callerOfRequest(request), request.params.uid);
+        await service.revokeApiKey(request.database, callerOfRequest(request), request.params.uid);
         return ok(request.id, { success: true as const });
       },
     );

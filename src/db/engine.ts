@@ -1,6 +1,5 @@
 // The two storage engines behind one Kysely interface. Durability is never traded for speed:
 // SQLite runs WAL with synchronous=FULL, PostgreSQL keeps its fsync defaults.
-import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -42,11 +41,12 @@ export type LockableTable = keyof typeof LOCKABLE;
 
 export interface Database {
   readonly engine: Engine;
-  /** The query interface: inside `requestTransaction`, that request's transaction. */
+  /** The query interface: in the view `within` a transaction, that transaction. */
   readonly db: Kysely<DB>;
   /**
    * One write transaction. SQLite begins IMMEDIATE, taking the database write lock up front
    * (it has no SELECT … FOR UPDATE); PostgreSQL runs READ COMMITTED and locks rows explicitly.
+   * In the view `within` a transaction, `fn` runs in that one instead.
    */
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /**
@@ -64,11 +64,13 @@ export interface Database {
   /** Serializes transactions on a name (bootstrap and similar one-off work). */
   lockName(tx: Tx, name: string): Promise<void>;
   /**
-   * Runs `fn` — a whole request — in one transaction that every `transaction`,
-   * `transactionLocking` and `db` use inside it joins, so an effect and the record of its
-   * response (API.md §5 idempotency) commit or roll back together.
+   * The database as seen inside `tx`: `db` is `tx`, and `transaction` and
+   * `transactionLocking` join it. The idempotency layer hands a request's handler this view,
+   * so the effect and the record of its answer (API.md §5) commit or roll back together.
+   * Passed explicitly rather than found through AsyncLocalStorage, whose promise hooks
+   * slowed every await of every request (docs/performance.md).
    */
-  requestTransaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  within(tx: Tx): Database;
   /** Marks a point inside a transaction that `rollbackTo` can return to. */
   savepoint(tx: Tx, name: string): Promise<void>;
   rollbackTo(tx: Tx, name: string): Promise<void>;
@@ -210,12 +212,6 @@ export function createDatabase(config: DatabaseConfig, options: DatabaseOptions 
 }
 
 function build(engine: Engine, db: Kysely<DB>): Database {
-  const ambient = new AsyncLocalStorage<Tx>();
-  const transaction = <T>(fn: (tx: Tx) => Promise<T>): Promise<T> => {
-    const current = ambient.getStore();
-    return current !== undefined ? fn(current) : db.transaction().execute(fn);
-  };
-
   // One prepared lock statement per table (src/db/prepared.ts): every money change runs one.
   const lockStatements = new Map<LockableTable, ReturnType<typeof lockStatement>>();
   const lockStatement = (table: LockableTable) => {
@@ -244,28 +240,31 @@ function build(engine: Engine, db: Kysely<DB>): Database {
     return rows[0] as Selectable<DB[Table]> | undefined;
   }
 
-  return {
-    engine,
-    get db() {
-      return ambient.getStore() ?? db;
-    },
-    transaction,
-    requestTransaction: (fn) => db.transaction().execute((tx) => ambient.run(tx, () => fn(tx))),
-    async savepoint(tx, name) {
-      await sql`savepoint ${sql.id(name)}`.execute(tx);
-    },
-    async rollbackTo(tx, name) {
-      await sql`rollback to savepoint ${sql.id(name)}`.execute(tx);
-    },
-    transactionLocking: (table, organizationId, id, fn) =>
-      transaction(async (tx) => fn(tx, await lockRow(tx, table, organizationId, id))),
-    async lockName(tx, name) {
-      if (engine === 'postgres')
-        await sql`select pg_advisory_xact_lock(hashtext(${name}))`.execute(tx);
-    },
-    async ping() {
-      await sql`select 1`.execute(db);
-    },
-    close: () => db.destroy(),
+  const view = (current: Tx | undefined): Database => {
+    const transaction = <T>(fn: (tx: Tx) => Promise<T>): Promise<T> =>
+      current !== undefined ? fn(current) : db.transaction().execute(fn);
+    return {
+      engine,
+      db: current ?? db,
+      transaction,
+      within: (tx) => view(tx),
+      async savepoint(tx, name) {
+        await sql`savepoint ${sql.id(name)}`.execute(tx);
+      },
+      async rollbackTo(tx, name) {
+        await sql`rollback to savepoint ${sql.id(name)}`.execute(tx);
+      },
+      transactionLocking: (table, organizationId, id, fn) =>
+        transaction(async (tx) => fn(tx, await lockRow(tx, table, organizationId, id))),
+      async lockName(tx, name) {
+        if (engine === 'postgres')
+          await sql`select pg_advisory_xact_lock(hashtext(${name}))`.execute(tx);
+      },
+      async ping() {
+        await sql`select 1`.execute(db);
+      },
+      close: () => db.destroy(),
+    };
   };
+  return view(undefined);
 }

@@ -16,6 +16,11 @@ declare module 'fastify' {
   interface FastifyRequest {
     caller: Caller | null;
     ctx: RequestContext | null;
+    /**
+     * The database for this request's handler (set in src/app.ts): inside an idempotent
+     * write, the view within the request's transaction (src/http/idempotency.ts).
+     */
+    database: Database;
   }
 }
 

@@ -115,11 +115,13 @@ async function runIdempotently(
   key: string,
   request: FastifyRequest,
   reply: FastifyReply,
-  handle: () => Promise<unknown>,
+  handle: (scoped: Database) => Promise<unknown>,
 ): Promise<Outcome> {
   const fingerprint = fingerprintOf(request);
   try {
-    return await database.requestTransaction(async (tx) => {
+    // One transaction for the whole request: the handler's effect and the record of its
+    // answer commit or roll back together.
+    return await database.transaction(async (tx) => {
       const { stored, claimed } = await lookupAndClaim(database, tx, scope, key);
       if (stored !== undefined) {
         if (stored.fingerprint !== fingerprint) throw new AppError('IDEMPOTENCY_KEY_REUSED');
@@ -130,7 +132,7 @@ async function runIdempotently(
       let status: number;
       let body: string;
       try {
-        const result = await handle();
+        const result = await handle(database.within(tx));
         status = reply.statusCode;
         const serialized = reply.serialize(result);
         body =
@@ -201,8 +203,16 @@ export function registerIdempotency(
       if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) {
         throw invalidParameter('Idempotency-Key', `must be 1 to ${MAX_KEY_LENGTH} characters`);
       }
-      const outcome = await runIdempotently(database, scopeOf(request), key, request, reply, () =>
-        Promise.resolve(handler.call(this, request, reply)),
+      const outcome = await runIdempotently(
+        database,
+        scopeOf(request),
+        key,
+        request,
+        reply,
+        (scoped) => {
+          request.database = scoped;
+          return Promise.resolve(handler.call(this, request, reply));
+        },
       );
       reply.code(outcome.status).type('application/json; charset=utf-8');
       if (outcome.replayed) reply.header('idempotent-replayed', 'true');

@@ -1,7 +1,6 @@
 // Thin routes (API.md §3.4): schema in, one service call, envelope out.
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Database } from '../db/engine.ts';
 import { contextOf } from '../http/auth.ts';
 import { ok } from '../http/envelope.ts';
 import { IdPath, OrgHeaders, Page, Success, responses } from '../http/schemas.ts';
@@ -23,7 +22,7 @@ const tags = ['invoices'];
 const headers = OrgHeaders;
 
 /** Under /v1/om (organization keys). */
-export function invoiceRoutes(database: Database): FastifyPluginAsyncTypebox {
+export function invoiceRoutes(): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.post(
       '/invoices',
@@ -39,7 +38,7 @@ export function invoiceRoutes(database: Database): FastifyPluginAsyncTypebox {
       async (request) =>
         ok(
           request.id,
-          await service.createInvoice(database, contextOf(request), request.body.params),
+          await service.createInvoice(request.database, contextOf(request), request.body.params),
         ),
     );
     app.get(
@@ -54,7 +53,10 @@ export function invoiceRoutes(database: Database): FastifyPluginAsyncTypebox {
         },
       },
       async (request) =>
-        ok(request.id, await service.listInvoices(database, contextOf(request), request.query)),
+        ok(
+          request.id,
+          await service.listInvoices(request.database, contextOf(request), request.query),
+        ),
     );
     app.get(
       '/invoices/:uid',
@@ -69,7 +71,11 @@ export function invoiceRoutes(database: Database): FastifyPluginAsyncTypebox {
       },
       async (request) =>
         ok(request.id, {
-          invoice: await service.getInvoice(database, contextOf(request), request.params.uid),
+          invoice: await service.getInvoice(
+            request.database,
+            contextOf(request),
+            request.params.uid,
+          ),
         }),
     );
     app.patch(
@@ -86,7 +92,7 @@ export function invoiceRoutes(database: Database): FastifyPluginAsyncTypebox {
       },
       async (request) => {
         await service.updateInvoice(
-          database,
+          request.database,
           contextOf(request),
           request.params.uid,
           request.body.params,
@@ -106,7 +112,7 @@ export function invoiceRoutes(database: Database): FastifyPluginAsyncTypebox {
         },
       },
       async (request) => {
-        await service.deleteInvoice(database, contextOf(request), request.params.uid);
+        await service.deleteInvoice(request.database, contextOf(request), request.params.uid);
         return ok(request.id, { succeed: true as const });
       },
     );
@@ -126,7 +132,7 @@ export function invoiceRoutes(database: Database): FastifyPluginAsyncTypebox {
         ok(
           request.id,
           await service.closeInvoice(
-            database,
+            request.database,
             contextOf(request),
             request.params.uid,
             request.body?.params,
@@ -147,7 +153,7 @@ export function invoiceRoutes(database: Database): FastifyPluginAsyncTypebox {
       },
       async (request) => {
         const { messageId } = await service.sendInvoice(
-          database,
+          request.database,
           contextOf(request),
           request.params.uid,
           request.body?.params,

@@ -1,7 +1,6 @@
 // Thin routes: schema in, one service call, envelope out.
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Database } from '../db/engine.ts';
 import { contextOf } from '../http/auth.ts';
 import { ok } from '../http/envelope.ts';
 import { IdPath, OrgHeaders, Page, Success, responses } from '../http/schemas.ts';
@@ -17,7 +16,7 @@ import * as service from './orders.service.ts';
 const tags = ['orders'];
 
 /** Under /v1/om (organization keys). */
-export function orderRoutes(database: Database): FastifyPluginAsyncTypebox {
+export function orderRoutes(): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.post(
       '/orders',
@@ -32,7 +31,7 @@ export function orderRoutes(database: Database): FastifyPluginAsyncTypebox {
       },
       async (request) => {
         const { data, warnings } = await service.createOrder(
-          database,
+          request.database,
           contextOf(request),
           request.body.params,
         );
@@ -51,7 +50,10 @@ export function orderRoutes(database: Database): FastifyPluginAsyncTypebox {
         },
       },
       async (request) =>
-        ok(request.id, await service.listOrders(database, contextOf(request), request.query)),
+        ok(
+          request.id,
+          await service.listOrders(request.database, contextOf(request), request.query),
+        ),
     );
     app.get(
       '/orders/:uid',
@@ -66,7 +68,7 @@ export function orderRoutes(database: Database): FastifyPluginAsyncTypebox {
       },
       async (request) =>
         ok(request.id, {
-          order: await service.getOrder(database, contextOf(request), request.params.uid),
+          order: await service.getOrder(request.database, contextOf(request), request.params.uid),
         }),
     );
     app.patch(
@@ -83,7 +85,7 @@ export function orderRoutes(database: Database): FastifyPluginAsyncTypebox {
       },
       async (request) => {
         const { data, warnings } = await service.updateOrder(
-          database,
+          request.database,
           contextOf(request),
           request.params.uid,
           request.body.params,
@@ -105,7 +107,7 @@ export function orderRoutes(database: Database): FastifyPluginAsyncTypebox {
       async (request) =>
         ok(
           request.id,
-          await service.getOrderPayments(database, contextOf(request), request.params.uid),
+          await service.getOrderPayments(request.database, contextOf(request), request.params.uid),
         ),
     );
     const transitions = [
@@ -128,7 +130,12 @@ export function orderRoutes(database: Database): FastifyPluginAsyncTypebox {
         async (request) =>
           ok(
             request.id,
-            await service.transitionOrder(database, contextOf(request), request.params.uid, action),
+            await service.transitionOrder(
+              request.database,
+              contextOf(request),
+              request.params.uid,
+              action,
+            ),
           ),
       );
     }

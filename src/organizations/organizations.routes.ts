@@ -1,7 +1,6 @@
 // Thin routes: schema in, one service call, envelope out.
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Database } from '../db/engine.ts';
 import { callerOfRequest, contextOf } from '../http/auth.ts';
 import { ok } from '../http/envelope.ts';
 import { IdPath, OrgHeaders, Page, PageQuery, Success, responses } from '../http/schemas.ts';
@@ -15,7 +14,7 @@ import * as service from './organizations.service.ts';
 const tags = ['administration'];
 
 /** Under /v1/admin (admin keys). */
-export function organizationAdminRoutes(database: Database): FastifyPluginAsyncTypebox {
+export function organizationAdminRoutes(): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.post(
       '/organizations',
@@ -29,7 +28,7 @@ export function organizationAdminRoutes(database: Database): FastifyPluginAsyncT
       },
       async (request) => {
         const org = await service.createOrganization(
-          database,
+          request.database,
           callerOfRequest(request),
           request.body.params,
         );
@@ -49,7 +48,11 @@ export function organizationAdminRoutes(database: Database): FastifyPluginAsyncT
       async (request) =>
         ok(
           request.id,
-          await service.listOrganizations(database, callerOfRequest(request), request.query),
+          await service.listOrganizations(
+            request.database,
+            callerOfRequest(request),
+            request.query,
+          ),
         ),
     );
     app.get(
@@ -65,7 +68,7 @@ export function organizationAdminRoutes(database: Database): FastifyPluginAsyncT
       async (request) =>
         ok(request.id, {
           organization: await service.getOrganization(
-            database,
+            request.database,
             callerOfRequest(request),
             request.params.uid,
           ),
@@ -84,7 +87,7 @@ export function organizationAdminRoutes(database: Database): FastifyPluginAsyncT
       },
       async (request) => {
         await service.updateOrganization(
-          database,
+          request.database,
           callerOfRequest(request),
           request.params.uid,
           request.body.params,
@@ -96,7 +99,7 @@ export function organizationAdminRoutes(database: Database): FastifyPluginAsyncT
 }
 
 /** Under /v1/om: the organization named by the organization-id header. */
-export function organizationRoutes(database: Database): FastifyPluginAsyncTypebox {
+export function organizationRoutes(): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.get(
       '/organization',
@@ -111,7 +114,7 @@ export function organizationRoutes(database: Database): FastifyPluginAsyncTypebo
       async (request) => {
         const ctx = contextOf(request);
         return ok(request.id, {
-          organization: await service.getOrganization(database, ctx, ctx.organization.id),
+          organization: await service.getOrganization(request.database, ctx, ctx.organization.id),
         });
       },
     );

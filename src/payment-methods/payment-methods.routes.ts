@@ -1,7 +1,6 @@
 // Thin routes: schema in, one service call, envelope out.
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Database } from '../db/engine.ts';
 import { contextOf } from '../http/auth.ts';
 import { ok } from '../http/envelope.ts';
 import { Id, IdPath, OrgHeaders, Page, Success, responses } from '../http/schemas.ts';
@@ -16,7 +15,7 @@ import * as service from './payment-methods.service.ts';
 const tags = ['payment methods'];
 
 /** Under /v1/om (organization keys). */
-export function paymentMethodRoutes(database: Database): FastifyPluginAsyncTypebox {
+export function paymentMethodRoutes(): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.post(
       '/payment-methods',
@@ -31,7 +30,7 @@ export function paymentMethodRoutes(database: Database): FastifyPluginAsyncTypeb
       },
       async (request) => {
         const method = await service.createPaymentMethod(
-          database,
+          request.database,
           contextOf(request),
           request.body.params,
         );
@@ -52,7 +51,7 @@ export function paymentMethodRoutes(database: Database): FastifyPluginAsyncTypeb
       async (request) =>
         ok(
           request.id,
-          await service.listPaymentMethods(database, contextOf(request), request.query),
+          await service.listPaymentMethods(request.database, contextOf(request), request.query),
         ),
     );
     app.get(
@@ -69,7 +68,7 @@ export function paymentMethodRoutes(database: Database): FastifyPluginAsyncTypeb
       async (request) =>
         ok(request.id, {
           paymentMethod: await service.getPaymentMethod(
-            database,
+            request.database,
             contextOf(request),
             request.params.uid,
           ),
@@ -89,7 +88,7 @@ export function paymentMethodRoutes(database: Database): FastifyPluginAsyncTypeb
       },
       async (request) => {
         await service.updatePaymentMethod(
-          database,
+          request.database,
           contextOf(request),
           request.params.uid,
           request.body.params,
@@ -112,7 +111,7 @@ export function paymentMethodRoutes(database: Database): FastifyPluginAsyncTypeb
       },
       async (request) => {
         const { warnings } = await service.deletePaymentMethod(
-          database,
+          request.database,
           contextOf(request),
           request.params.uid,
         );

@@ -1,7 +1,6 @@
 // The seed's four payment endpoints plus reads. Thin: schema in, one service call, envelope out.
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Database } from '../db/engine.ts';
 import { contextOf } from '../http/auth.ts';
 import { ok } from '../http/envelope.ts';
 import { IdPath, OrgHeaders, Success, responses } from '../http/schemas.ts';
@@ -20,7 +19,7 @@ const tags = ['payments'];
 const headers = OrgHeaders;
 
 /** Under /v1/om (organization keys). */
-export function paymentRoutes(database: Database): FastifyPluginAsyncTypebox {
+export function paymentRoutes(): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.post(
       '/payments',
@@ -35,7 +34,7 @@ export function paymentRoutes(database: Database): FastifyPluginAsyncTypebox {
       },
       async (request) => {
         const { data, warnings } = await service.createPayment(
-          database,
+          request.database,
           contextOf(request),
           request.body.params,
         );
@@ -56,7 +55,7 @@ export function paymentRoutes(database: Database): FastifyPluginAsyncTypebox {
       async (request) =>
         ok(
           request.id,
-          await service.deletePayment(database, contextOf(request), request.params.uid),
+          await service.deletePayment(request.database, contextOf(request), request.params.uid),
         ),
     );
     app.patch(
@@ -74,7 +73,7 @@ export function paymentRoutes(database: Database): FastifyPluginAsyncTypebox {
       },
       async (request) => {
         const { data, warnings } = await service.updatePayment(
-          database,
+          request.database,
           contextOf(request),
           request.params.uid,
           request.body.params,
@@ -96,7 +95,7 @@ export function paymentRoutes(database: Database): FastifyPluginAsyncTypebox {
       },
       async (request) => {
         const { data, warnings } = await service.confirmPayment(
-          database,
+          request.database,
           contextOf(request),
           request.params.uid,
           request.body?.params,
@@ -122,7 +121,10 @@ export function paymentRoutes(database: Database): FastifyPluginAsyncTypebox {
         },
       },
       async (request) =>
-        ok(request.id, await service.listPayments(database, contextOf(request), request.query)),
+        ok(
+          request.id,
+          await service.listPayments(request.database, contextOf(request), request.query),
+        ),
     );
     app.get(
       '/payments/:uid',
@@ -137,7 +139,11 @@ export function paymentRoutes(database: Database): FastifyPluginAsyncTypebox {
       },
       async (request) =>
         ok(request.id, {
-          payment: await service.getPayment(database, contextOf(request), request.params.uid),
+          payment: await service.getPayment(
+            request.database,
+            contextOf(request),
+            request.params.uid,
+          ),
         }),
     );
     app.get(
@@ -153,7 +159,11 @@ export function paymentRoutes(database: Database): FastifyPluginAsyncTypebox {
       },
       async (request) =>
         ok(request.id, {
-          items: await service.paymentHistory(database, contextOf(request), request.params.uid),
+          items: await service.paymentHistory(
+            request.database,
+            contextOf(request),
+            request.params.uid,
+          ),
         }),
     );
   };
