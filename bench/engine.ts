@@ -214,6 +214,12 @@ interface Service {
   copies: (template: { orderId: string }, count: number) => Promise<Copies>;
   /** Unreported mixed load, so measured runs meet warm (JIT-compiled) code. */
   warmUp(): Promise<void>;
+  /**
+   * Writes out what earlier runs left in the log (a checkpoint), so a measured run does not
+   * pay for its predecessor's dirty pages: PostgreSQL's checkpoint during one 30 s run, and
+   * not the next, made the same-run ceiling swing by half.
+   */
+  settle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -244,6 +250,11 @@ async function startService(): Promise<Service> {
     org,
     target,
     copies,
+    async settle() {
+      await (engine === 'postgres'
+        ? sql`checkpoint`.execute(fx.database.db)
+        : sql`pragma wal_checkpoint(truncate)`.execute(fx.database.db));
+    },
     async warmUp() {
       const mixed = SCENARIOS.mixed!;
       const empty = await templateOrder(server.url, org, 0);
@@ -293,6 +304,7 @@ async function main(): Promise<void> {
       const sources = new Map(
         pool.orderIds.map((id, i) => [id, pool.idOf(i, withSource.paymentIds[0] ?? '')]),
       );
+      await service.settle();
       log(`${name}: ${profile.scenarioS} s, ${CONNECTIONS} connections, ${size} orders`);
       const result = await runLoad(
         scenario,
@@ -311,6 +323,7 @@ async function main(): Promise<void> {
     let ceilingReported: CeilingResult | undefined;
     const create = scenarios.find((s) => s.scenario === 'create-payment');
     if (wanted('ceiling')) {
+      await service.settle();
       log(`ceiling: ${profile.ceilingS} s`);
       ({ result: ceiling, reported: ceilingReported } = await measureCeiling(profile.ceilingS));
       log(
@@ -357,6 +370,7 @@ async function main(): Promise<void> {
           const subjects = new Map(pool.orderIds.map((id, i) => [id, pool.idOf(i, subject)]));
           const paymentsInDatabase = await countPayments(fx.database);
           const label = `${op}, ${n}/order, ${history} history`;
+          await fresh.settle();
           const r = await runLoad(
             scenario,
             target,
