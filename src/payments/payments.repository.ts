@@ -45,7 +45,7 @@ export async function findByTransactionRef(
 // A write that can collide with nothing — no transactionRef set, none changed (the only
 // unique key a client names) — is deferred: on PostgreSQL it travels with the transaction's
 // next statement (src/db/pg-pool.ts). One that can collide runs at once, so the caller meets
-// the unique violation where it can answer it (a racing transactionRef converges).
+// the unique violation where it can answer it (writeTakingRef in payments.service.ts).
 const insert = (db: Kysely<DB>, row: PaymentRow) => db.insertInto('payments').values(row);
 const insertRow = prepared(insert);
 const insertRowDeferred = prepared(insert, { deferred: true });

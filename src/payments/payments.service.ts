@@ -14,10 +14,10 @@ import { formatAmount, parseAmount } from '../money/wire.ts';
 import {
   findOrder,
   findOrdersByIds,
+  lockOrderOfPayment,
   updateOrder,
   type OrderRow,
 } from '../orders/orders.repository.ts';
-import { lockOrderOfPayment } from '../orders/orders.repository.ts';
 import { balanceWarnings } from '../orders/orders.service.ts';
 import { findPaymentMethodForUse } from '../payment-methods/payment-methods.repository.ts';
 import { createdBy, updatedBy } from '../shared/audit.ts';
