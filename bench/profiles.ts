@@ -8,8 +8,13 @@ export interface BenchProfile {
   scenarioS: number;
   /** Seconds of the engine-ceiling loop. */
   ceilingS: number;
-  /** Cycles (3 requests each, one order each) per growth measurement. */
+  /** Requests (one order each) per growth run. */
   growthCycles: number;
+  /**
+   * Runs per growth case; the median is judged. One run of a few thousand requests lasts
+   * about a second, where one stall (a checkpoint, a collection) moved the ratio by 0.2.
+   */
+  growthRounds: number;
   /** Payments in the database for the small and the large history. */
   historySmall: number;
   historyLarge: number;
@@ -23,6 +28,7 @@ export const PROFILES = {
     scenarioS: 2,
     ceilingS: 2,
     growthCycles: 150,
+    growthRounds: 1,
     historySmall: 2_000,
     historyLarge: 10_000,
     memoryS: 0,
@@ -32,6 +38,7 @@ export const PROFILES = {
     scenarioS: 10,
     ceilingS: 10,
     growthCycles: 1_000,
+    growthRounds: 2,
     historySmall: 10_000,
     historyLarge: 100_000,
     memoryS: 0,
@@ -41,6 +48,7 @@ export const PROFILES = {
     scenarioS: 30,
     ceilingS: 30,
     growthCycles: 2_000,
+    growthRounds: 3,
     historySmall: 10_000,
     historyLarge: 1_000_000,
     memoryS: 300,

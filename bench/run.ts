@@ -64,7 +64,7 @@ interface Report {
   scenarios: Row[];
   ceiling?: Ceiling;
   ceilingReported?: Ceiling;
-  growth: Record<string, Row & { paymentsPerOrder: number }>;
+  growth: Record<string, Row & { paymentsPerOrder: number; roundsReqPerSec?: number[] }>;
   memory?: { rssAt30sMb: number; rssAtEndMb: number; seconds: number };
   figures: Figure[];
 }
@@ -109,7 +109,11 @@ for (const r of reports) {
   const row = (name: string, s: Row) =>
     `| ${name} | ${fmt(s.reqPerSec, 0)} | ${fmt(s.p50Ms)} | ${fmt(s.p99Ms)} | ${fmt(s.p999Ms)} | ${s.errors} | ${fmt(s.ratioToCeiling, 2)} | ${fmt(s.rssMb)} | ${s.paymentsInDatabase ?? ''} |`;
   for (const s of r.scenarios) lines.push(row(s.scenario, s));
-  for (const [k, g] of Object.entries(r.growth)) lines.push(row(`growth: ${k}`, g));
+  for (const [k, g] of Object.entries(r.growth)) {
+    const runs = g.roundsReqPerSec ?? [];
+    // The median run's figures; every run's req/s after the name.
+    lines.push(row(`growth: ${k}${runs.length > 1 ? ` (median of ${runs.join(' / ')})` : ''}`, g));
+  }
   const create = r.scenarios.find((s) => s.scenario === 'create-payment');
   const ceilingRow = (c: Ceiling, judged: boolean) =>
     `| engine ceiling${judged ? '' : ' (reported, not judged)'}: create payment (${c.statementsPerTx} statements; ${c.tool}) | ${fmt(c.txPerSec, 0)} | ${fmt(c.p50Ms, 2)} | ${fmt(c.p99Ms, 2)} | ${fmt(c.p999Ms, 2)} | 0 | ${judged ? '1.00' : `create-payment ÷ this: ${fmt(create && create.reqPerSec / c.txPerSec, 2)}`} | | |`;
