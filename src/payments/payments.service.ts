@@ -63,6 +63,8 @@ interface Move {
   eventType: string;
   /** Record before/after values of the changed fields in the event. */
   changes?: boolean;
+  /** `after`'s refund source as the caller read it under the order's lock: not read again. */
+  source?: Row | null;
 }
 
 const counted = (row: Row | null, deleted = false) =>
@@ -97,6 +99,7 @@ async function adjustSources(
   before: Row | null,
   after: Row | null,
   deleted: boolean,
+  known: Row | null | undefined,
 ) {
   const minus = refundShare(before);
   const plus = refundShare(after, deleted);
@@ -113,7 +116,10 @@ async function adjustSources(
   add(plus, 1);
   for (const [sourceId, d] of deltas) {
     if (d.reserved === 0 && d.refunded === 0 && d.live === 0) continue;
-    const source = await repo.findPayment(tx, ctx.organization.id, sourceId);
+    // Nothing else writes the order's payments while its lock is held, so a row read under
+    // it is still current.
+    const source =
+      known?.id === sourceId ? known : await repo.findPayment(tx, ctx.organization.id, sourceId);
     if (source === undefined) throw new Error('refund source vanished inside the order lock');
     await repo.updatePayment(tx, ctx.organization.id, sourceId, {
       refunds_reserved_minor: source.refunds_reserved_minor + d.reserved,
@@ -165,7 +171,7 @@ async function commitMove(
   order: OrderRow,
   move: Move,
 ): Promise<OrderRow> {
-  const { before, after, deleted = false } = move;
+  const { before, after, deleted = false, source } = move;
   const write =
     before === null
       ? () => repo.insertPayment(tx, after)
@@ -190,7 +196,7 @@ async function commitMove(
     pending_refunds_minor: orderAfter.pending_refunds_minor,
     payment_count: orderAfter.payment_count,
   });
-  await adjustSources(tx, ctx, before, after, deleted);
+  await adjustSources(tx, ctx, before, after, deleted, source);
   const facts = orderFacts(ctx, orderAfter);
   const view = toPayment(ctx, after, facts);
   await appendEvent(tx, ctx, {
@@ -479,6 +485,7 @@ export async function createPayment(
       before: null,
       after: row,
       eventType: 'payment.created',
+      source,
     });
     return { data: { id: row.id }, warnings: moneyWarnings(ctx, order, orderAfter) };
   });
@@ -785,6 +792,7 @@ export async function updatePayment(
       after,
       eventType,
       changes: true,
+      source,
     });
     const warnings = moneyWarnings(ctx, order, orderAfter);
     if (isCorrection) warnings.unshift(warning('CORRECTION_RECORDED', { paymentId: id }));
