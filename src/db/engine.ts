@@ -24,6 +24,7 @@ import type { DatabaseConfig } from '../config.ts';
 import type { DB } from './schema.ts';
 import { BatchingPool, type TypeParser } from './pg-pool.ts';
 import { prepared } from './prepared.ts';
+import { withRowLock } from './row-lock.ts';
 import { FALLBACK_AUTOCHECKPOINT_PAGES, startCheckpointer } from './sqlite-checkpointer.ts';
 import { SqliteServerDriver, type SqliteHandles, type StatementObserver } from './sqlite-driver.ts';
 
@@ -223,8 +224,7 @@ function build(engine: Engine, db: Kysely<DB>): Database {
         .selectAll()
         .where(org, '=', organizationId)
         .where(idColumn, '=', id);
-      // On SQLite the IMMEDIATE transaction already holds the only write lock there is.
-      return engine === 'postgres' ? query.forUpdate() : query;
+      return withRowLock(db, query, 'update');
     });
   };
 

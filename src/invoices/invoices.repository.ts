@@ -1,9 +1,9 @@
 // SQL for the invoices table only. Every query is scoped by organization first, and deleted
 // invoices (soft delete) are invisible to every read.
-import type { Engine } from '../db/engine.ts';
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import { newestFirst, type PageCursor } from '../db/pagination.ts';
 import type { DB, InvoiceStatus, InvoiceType, InvoicesTable } from '../db/schema.ts';
+import { withRowLock } from '../db/row-lock.ts';
 
 export type InvoiceRow = Selectable<InvoicesTable>;
 
@@ -34,18 +34,19 @@ export async function findInvoice(
  */
 export async function findInvoiceForUse(
   db: Kysely<DB>,
-  engine: Engine,
   organizationId: string,
   id: string,
 ): Promise<InvoiceRow | undefined> {
-  let q = db
-    .selectFrom('invoices')
-    .selectAll()
-    .where('organization_id', '=', organizationId)
-    .where('id', '=', id)
-    .where('deleted_at', 'is', null);
-  if (engine === 'postgres') q = q.forShare();
-  return q.executeTakeFirst();
+  return withRowLock(
+    db,
+    db
+      .selectFrom('invoices')
+      .selectAll()
+      .where('organization_id', '=', organizationId)
+      .where('id', '=', id)
+      .where('deleted_at', 'is', null),
+    'share',
+  ).executeTakeFirst();
 }
 
 /** Changes a live invoice; false when there is none by that id. */

@@ -1,8 +1,8 @@
 // SQL for the orders table only. Every query is scoped by organization first.
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import { newestFirst, type PageCursor } from '../db/pagination.ts';
-import type { Engine } from '../db/engine.ts';
 import { prepared } from '../db/prepared.ts';
+import { withRowLock } from '../db/row-lock.ts';
 import type { DB, OrderStatus, OrdersTable } from '../db/schema.ts';
 
 export type OrderRow = Selectable<OrdersTable>;
@@ -26,35 +26,33 @@ export async function findOrder(
 
 // A payment change locks the payment's order before anything else (API.md §5). Found through
 // the payment in the same statement: one round trip, where reading the payment first to
-// learn its order took two. A payment never changes order. SQLite has no row locks: its
-// IMMEDIATE transaction already holds the only write lock there is.
-const orderOfPayment = (db: Kysely<DB>, organizationId: string, paymentId: string) =>
-  db
-    .selectFrom('orders')
-    .selectAll()
-    .where('organization_id', '=', organizationId)
-    .where('id', '=', (eb) =>
-      eb
-        .selectFrom('payments')
-        .select('order_id')
-        .where('organization_id', '=', organizationId)
-        .where('id', '=', paymentId),
-    );
-const selectOrderOfPayment = prepared(orderOfPayment);
+// learn its order took two. A payment never changes order.
 const lockOrderOfPaymentRow = prepared(
   (db: Kysely<DB>, organizationId: string, paymentId: string) =>
-    orderOfPayment(db, organizationId, paymentId).forUpdate(),
+    withRowLock(
+      db,
+      db
+        .selectFrom('orders')
+        .selectAll()
+        .where('organization_id', '=', organizationId)
+        .where('id', '=', (eb) =>
+          eb
+            .selectFrom('payments')
+            .select('order_id')
+            .where('organization_id', '=', organizationId)
+            .where('id', '=', paymentId),
+        ),
+      'update',
+    ),
 );
 
 /** The order of a payment of this organization, locked until the transaction ends. */
 export async function lockOrderOfPayment(
   db: Kysely<DB>,
-  engine: Engine,
   organizationId: string,
   paymentId: string,
 ): Promise<OrderRow | undefined> {
-  const select = engine === 'postgres' ? lockOrderOfPaymentRow : selectOrderOfPayment;
-  return (await select(db, organizationId, paymentId)).rows[0];
+  return (await lockOrderOfPaymentRow(db, organizationId, paymentId)).rows[0];
 }
 
 export async function findOrderByExternalRef(

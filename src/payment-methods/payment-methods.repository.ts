@@ -1,9 +1,9 @@
 // SQL for the payment_methods table only (plus the one question asked of payments: is a
 // method referenced?). Every query is scoped by organization first.
 import type { Kysely, Selectable, Updateable } from 'kysely';
-import type { Engine } from '../db/engine.ts';
 import { newestFirst, type PageCursor } from '../db/pagination.ts';
 import { prepared } from '../db/prepared.ts';
+import { withRowLock } from '../db/row-lock.ts';
 import type { DB, PaymentMethodsTable } from '../db/schema.ts';
 
 export type PaymentMethodRow = Selectable<PaymentMethodsTable>;
@@ -41,29 +41,23 @@ export async function findPaymentMethod(
  */
 export async function findPaymentMethodForUse(
   db: Kysely<DB>,
-  engine: Engine,
   organizationId: string,
   id: string,
 ): Promise<PaymentMethodRow | undefined> {
-  const select = engine === 'postgres' ? selectForShare : selectMethod;
-  return (await select(db, organizationId, id)).rows[0];
+  return (await selectForUse(db, organizationId, id)).rows[0];
 }
 
 // Every payment write reads its method: compiled once (src/db/prepared.ts).
-const selectMethod = prepared((db: Kysely<DB>, organizationId: string, id: string) =>
-  db
-    .selectFrom('payment_methods')
-    .selectAll()
-    .where('organization_id', '=', organizationId)
-    .where('id', '=', id),
-);
-const selectForShare = prepared((db: Kysely<DB>, organizationId: string, id: string) =>
-  db
-    .selectFrom('payment_methods')
-    .selectAll()
-    .where('organization_id', '=', organizationId)
-    .where('id', '=', id)
-    .forShare(),
+const selectForUse = prepared((db: Kysely<DB>, organizationId: string, id: string) =>
+  withRowLock(
+    db,
+    db
+      .selectFrom('payment_methods')
+      .selectAll()
+      .where('organization_id', '=', organizationId)
+      .where('id', '=', id),
+    'share',
+  ),
 );
 
 /** The methods of this organization among `ids` (unknown and foreign ids are skipped). */

@@ -241,7 +241,7 @@ async function usableMethod(
   ctx: RequestContext,
   methodId: string,
 ): Promise<void> {
-  const method = await findPaymentMethodForUse(tx, database.engine, ctx.organization.id, methodId);
+  const method = await findPaymentMethodForUse(tx, ctx.organization.id, methodId);
   if (method === undefined || method.visible !== 1) {
     throw new AppError('MethodNotFound', { field: 'methodId', methodId });
   }
@@ -254,7 +254,7 @@ async function usableInvoice(
   order: OrderRow,
   invoiceId: string,
 ): Promise<void> {
-  const invoice = await findInvoiceForUse(tx, database.engine, ctx.organization.id, invoiceId);
+  const invoice = await findInvoiceForUse(tx, ctx.organization.id, invoiceId);
   if (invoice === undefined || invoice.order_id !== order.id) {
     throw new AppError('INVOICE_NOT_FOUND', { field: 'invoiceId', invoiceId });
   }
@@ -503,7 +503,7 @@ async function withLockedPayment<T>(
 ): Promise<T> {
   const organizationId = ctx.organization.id;
   return database.transaction(async (tx) => {
-    const order = await lockOrderOfPayment(tx, database.engine, organizationId, id);
+    const order = await lockOrderOfPayment(tx, organizationId, id);
     const payment = order && (await repo.findPayment(tx, organizationId, id));
     if (order === undefined || payment === undefined) throw new AppError('NOT_FOUND');
     return fn(tx, payment, order);
