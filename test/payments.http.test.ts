@@ -538,6 +538,58 @@ void describe('payments over HTTP', () => {
     assert.deepEqual(ok(await remove(org, only)).data, { items: [], paymentMethods: [] });
   });
 
+  void test('Prefer: return=minimal: confirm and DELETE answer {success: true}, with the same effect and warnings', async () => {
+    const minimal = (id: string, method: 'PATCH' | 'DELETE', prefer: string, key?: string) =>
+      t.call(org, 'cashier', {
+        method,
+        url: method === 'PATCH' ? `/v1/om/payments/${id}/confirm` : `/v1/om/payments/${id}`,
+        headers: { prefer, ...(key !== undefined && { 'idempotency-key': key }) },
+      });
+    const orderId = await newOrder(org, 50);
+    const a = await receipt(org, orderId, 30);
+    const b = await receipt(org, orderId, 20);
+
+    const first = ok(await minimal(a, 'PATCH', 'return=minimal', 'min-1'));
+    assert.deepEqual(first.data, { success: true });
+    assert.equal((await getPayment(org, a)).status, 'complete');
+    // Other preferences beside it, in any case of the token, are ignored.
+    const second = ok(await minimal(b, 'PATCH', 'respond-async, RETURN=minimal; x=1'));
+    assert.deepEqual(second.data, { success: true });
+    assert.deepEqual(
+      second.warnings.map((w: Body) => w.code),
+      ['ORDER_FULLY_PAID'],
+      'warnings as without the header',
+    );
+    const again = ok(await minimal(b, 'PATCH', 'return=minimal'));
+    assert.deepEqual(again.data, { success: true });
+    assert.deepEqual(
+      again.warnings.map((w: Body) => w.code),
+      ['ALREADY_COMPLETE'],
+    );
+    // A retry under the same key replays the first answer, byte for byte.
+    const replay = await minimal(a, 'PATCH', 'return=minimal', 'min-1');
+    assert.equal(replay.body, JSON.stringify(first));
+    // return=representation (or anything else) is the contract's answer.
+    const full = ok(await minimal(a, 'PATCH', 'return=representation'));
+    assert.deepEqual(Object.keys(full.data).sort(), ['items', 'paymentMethods']);
+    assert.deepEqual(await figures(org, orderId), {
+      paidAmount: 50,
+      refundedAmount: 0,
+      pendingAmount: 0,
+      balanceDue: 0,
+    });
+
+    const other = await newOrder(org, 10);
+    const d = await receipt(org, other, 4);
+    const e = await receipt(org, other, 5);
+    const deleted = ok(await minimal(d, 'DELETE', 'return=minimal'));
+    assert.deepEqual(deleted.data, { success: true });
+    assert.deepEqual(await listIds(org, `orderId=${other}`), [e]);
+    // Refusals are refusals either way, and change nothing.
+    ok(await confirm(org, e));
+    await refused(org, other, () => minimal(e, 'DELETE', 'return=minimal'), 400, 'INVALID_STATUS');
+  });
+
   void test('PATCH answers {success: true}: metadata of pending and complete payments, attrs merged', async () => {
     const orderId = await newOrder(org, 100);
     const id = await receipt(org, orderId, 10, { attrs: { till: 3 }, customerUid: 'c-1' });

@@ -1,8 +1,10 @@
 // The seed's four payment endpoints plus reads. Thin: schema in, one service call, envelope out.
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { contextOf } from '../http/auth.ts';
 import { ok } from '../http/envelope.ts';
+import { PREFER_HEADER_DESCRIPTION, prefersMinimal } from '../http/prefer.ts';
 import { IdPath, OrgHeaders, Success, responses } from '../http/schemas.ts';
 import {
   ConfirmPaymentBody,
@@ -17,6 +19,27 @@ import * as service from './payments.service.ts';
 
 const tags = ['payments'];
 const headers = OrgHeaders;
+
+// Confirm and delete answer the order's payments, or `{success: true}` when the caller
+// prefers a minimal answer (src/http/prefer.ts).
+const listAnswerHeaders = Type.Object({
+  ...OrgHeaders.properties,
+  prefer: Type.Optional(Type.String({ maxLength: 256, description: PREFER_HEADER_DESCRIPTION })),
+});
+const MINIMAL_NOTE =
+  'With `Prefer: return=minimal` the answer is `data: {success: true}` (warnings as usual), ' +
+  "and the order's payments are not read.";
+const SUCCESS = { success: true as const };
+
+/**
+ * The answer the caller prefers. A minimal one is serialized outside the list's schema; the
+ * idempotency layer serializes the answer itself and sends the text, which passes as is.
+ */
+function listAnswerOf(request: FastifyRequest, reply: FastifyReply): service.ListAnswer {
+  if (!prefersMinimal(request)) return 'payments';
+  reply.serializer((payload) => (typeof payload === 'string' ? payload : JSON.stringify(payload)));
+  return 'minimal';
+}
 
 /** Under /v1/om (organization keys). */
 export function paymentRoutes(): FastifyPluginAsyncTypebox {
@@ -46,17 +69,23 @@ export function paymentRoutes(): FastifyPluginAsyncTypebox {
       {
         schema: {
           tags,
-          headers,
+          headers: listAnswerHeaders,
           summary: "Delete a payment that never completed; answers the order's remaining payments",
+          description: MINIMAL_NOTE,
           params: IdPath,
           response: responses(OrderPaymentsSchema),
         },
       },
-      async (request) =>
-        ok(
-          request.id,
-          await service.deletePayment(request.database, contextOf(request), request.params.uid),
-        ),
+      async (request, reply) => {
+        const answer = listAnswerOf(request, reply);
+        const data = await service.deletePayment(
+          request.database,
+          contextOf(request),
+          request.params.uid,
+          answer,
+        );
+        return ok(request.id, data ?? SUCCESS);
+      },
     );
     app.patch(
       '/payments/:uid',
@@ -86,21 +115,24 @@ export function paymentRoutes(): FastifyPluginAsyncTypebox {
       {
         schema: {
           tags,
-          headers,
           summary: "Mark a payment as completed; answers the order's payments",
+          description: MINIMAL_NOTE,
+          headers: listAnswerHeaders,
           params: IdPath,
           body: ConfirmPaymentBody,
           response: responses(OrderPaymentsSchema),
         },
       },
-      async (request) => {
+      async (request, reply) => {
+        const answer = listAnswerOf(request, reply);
         const { data, warnings } = await service.confirmPayment(
           request.database,
           contextOf(request),
           request.params.uid,
           request.body?.params,
+          answer,
         );
-        return ok(request.id, data, warnings);
+        return ok(request.id, data ?? SUCCESS, warnings);
       },
     );
     app.get(

@@ -528,6 +528,22 @@ function mergeAttrs(current: string, patch: Record<string, unknown> | undefined)
     : JSON.stringify({ ...(JSON.parse(current) as object), ...patch });
 }
 
+/**
+ * What confirm and delete answer: the order's payments after the change (§3.5.2, §3.5.4), or
+ * nothing when the caller asked for a minimal answer (`Prefer: return=minimal`,
+ * src/http/prefer.ts) — then the list is not read at all.
+ */
+export type ListAnswer = 'payments' | 'minimal';
+
+function listAnswer(
+  tx: Tx,
+  ctx: RequestContext,
+  order: OrderRow,
+  answer: ListAnswer,
+): Promise<OrderPayments | null> {
+  return answer === 'payments' ? orderPayments(tx, ctx, order) : Promise.resolve(null);
+}
+
 export interface ConfirmPaymentInput {
   id?: string | undefined;
   orderId?: string | undefined;
@@ -542,13 +558,14 @@ export async function confirmPayment(
   ctx: RequestContext,
   id: string,
   input: ConfirmPaymentInput = {},
-): Promise<WithWarnings<OrderPayments>> {
+  answer: ListAnswer = 'payments',
+): Promise<WithWarnings<OrderPayments | null>> {
   return withLockedPayment(database, ctx, id, async (tx, payment, order) => {
     checkIdentity(payment, input);
     if (payment.status === 'complete') {
       requireRole(ctx, 'cashier');
       return {
-        data: await orderPayments(tx, ctx, order),
+        data: await listAnswer(tx, ctx, order, answer),
         warnings: [warning('ALREADY_COMPLETE', { paymentId: id })],
       };
     }
@@ -575,7 +592,7 @@ export async function confirmPayment(
       changes: true,
     });
     return {
-      data: await orderPayments(tx, ctx, orderAfter),
+      data: await listAnswer(tx, ctx, orderAfter, answer),
       warnings: moneyWarnings(ctx, order, orderAfter),
     };
   });
@@ -586,7 +603,8 @@ export async function deletePayment(
   database: Database,
   ctx: RequestContext,
   id: string,
-): Promise<OrderPayments> {
+  answer: ListAnswer = 'payments',
+): Promise<OrderPayments | null> {
   return withLockedPayment(database, ctx, id, async (tx, payment, order) => {
     enforce(
       ctx,
@@ -600,7 +618,7 @@ export async function deletePayment(
       deleted: true,
       eventType: 'payment.deleted',
     });
-    return orderPayments(tx, ctx, orderAfter);
+    return listAnswer(tx, ctx, orderAfter, answer);
   });
 }
 
