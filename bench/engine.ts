@@ -366,6 +366,13 @@ async function main(): Promise<void> {
         { op: 'confirm', scenario: SCENARIOS.confirm!, from: 'pending' as const },
         // a refund of one of its receipts: the order then holds n payments
         { op: 'refund', scenario: SCENARIOS.refund!, from: 'receipts' as const },
+        // confirm again, answered minimally (`Prefer: return=minimal`): the write path alone,
+        // without the order's list the contract's answer carries. Reported, not judged.
+        {
+          op: 'confirm minimal',
+          scenario: SCENARIOS['confirm-minimal']!,
+          from: 'pending' as const,
+        },
       ];
       const measure = async (history: string, n: number) => {
         const runs = new Map<string, LoadResult[]>();

@@ -18,7 +18,9 @@ export interface Target {
 type Ctx = Record<string, string | undefined>;
 type Step = Omit<autocannon.Request, 'setupRequest' | 'onResponse'> & {
   /** Builds the request from the cycle's context; undefined skips the rest of the cycle. */
-  build: (ctx: Ctx) => { path: string; body?: unknown } | undefined;
+  build: (
+    ctx: Ctx,
+  ) => { path: string; body?: unknown; headers?: Record<string, string> } | undefined;
   /** Stores what later steps need (e.g. the id of a created payment). */
   keep?: (data: Record<string, unknown>, ctx: Ctx) => void;
 };
@@ -140,6 +142,22 @@ export const SCENARIOS: Record<string, Scenario> = {
       },
     ],
   },
+  'confirm-minimal': {
+    name: 'confirm-minimal',
+    description:
+      'an order’s pending receipt confirmed with `Prefer: return=minimal` (answers {success: true})',
+    paymentsPerCycle: 0,
+    steps: (_t, nextOrder, source) => [
+      {
+        ...confirm,
+        build: (ctx) => {
+          ctx.pending = source(nextOrder());
+          const built = confirm.build(ctx);
+          return built && { ...built, headers: { prefer: 'return=minimal' } };
+        },
+      },
+    ],
+  },
   'get-order': {
     name: 'get-order',
     description: 'GET an order',
@@ -221,7 +239,10 @@ export async function runLoad(
       return {
         ...request,
         path: built.path,
-        headers: write ? { ...base, 'idempotency-key': `bench-${runId}-${keys++}` } : base,
+        headers: {
+          ...(write ? { ...base, 'idempotency-key': `bench-${runId}-${keys++}` } : base),
+          ...built.headers,
+        },
         body: built.body === undefined ? undefined : JSON.stringify(built.body),
       };
     },

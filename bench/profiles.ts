@@ -11,8 +11,9 @@ export interface BenchProfile {
   /** Requests (one order each) per growth run. */
   growthCycles: number;
   /**
-   * Runs per growth case; the median is judged. One run of a few thousand requests lasts
-   * about a second, where one stall (a checkpoint, a collection) moved the ratio by 0.2.
+   * Runs per growth case; the median is judged (of an even number, the slower middle one).
+   * One run of a few thousand requests lasts about a second, where one stall (a
+   * checkpoint, a collection) moved the ratio by 0.2.
    */
   growthRounds: number;
   /** Payments in the database for the small and the large history. */
