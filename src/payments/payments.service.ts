@@ -235,12 +235,7 @@ function moneyWarnings(ctx: RequestContext, before: OrderRow, after: OrderRow): 
 // ---------------------------------------------------------------------------------------
 // Checks shared by create and update.
 
-async function usableMethod(
-  tx: Tx,
-  database: Database,
-  ctx: RequestContext,
-  methodId: string,
-): Promise<void> {
+async function usableMethod(tx: Tx, ctx: RequestContext, methodId: string): Promise<void> {
   const method = await findPaymentMethodForUse(tx, ctx.organization.id, methodId);
   if (method === undefined || method.visible !== 1) {
     throw new AppError('MethodNotFound', { field: 'methodId', methodId });
@@ -249,7 +244,6 @@ async function usableMethod(
 
 async function usableInvoice(
   tx: Tx,
-  database: Database,
   ctx: RequestContext,
   order: OrderRow,
   invoiceId: string,
@@ -428,7 +422,7 @@ export async function createPayment(
       requireRole(ctx, 'manager');
     }
     const methodId = input.methodId ?? source?.method_id ?? null;
-    if (input.methodId !== undefined) await usableMethod(tx, database, ctx, input.methodId);
+    if (input.methodId !== undefined) await usableMethod(tx, ctx, input.methodId);
     else if (methodId === null) {
       throw invalidParameter(
         'methodId',
@@ -437,8 +431,7 @@ export async function createPayment(
           : 'is required for a refund without sourcePaymentId',
       );
     }
-    if (input.invoiceId !== undefined)
-      await usableInvoice(tx, database, ctx, order, input.invoiceId);
+    if (input.invoiceId !== undefined) await usableInvoice(tx, ctx, order, input.invoiceId);
 
     let amount: number;
     if (amountMinor !== undefined) {
@@ -714,7 +707,7 @@ export async function updatePayment(
 
     // Validate what changes.
     if (input.methodId !== undefined && input.methodId !== payment.method_id)
-      await usableMethod(tx, database, ctx, input.methodId);
+      await usableMethod(tx, ctx, input.methodId);
     let source: Row | null = null;
     if (payment.type === 'refund') {
       const sourceId = input.sourcePaymentId ?? payment.source_payment_id;
