@@ -1,13 +1,15 @@
 // The engine's own ceiling for the create-payment request: the statements the service really
 // sends for it (captured from the running code, auth lookups and idempotency record
 // included), replayed by the smallest possible client — a synchronous loop over prepared
-// statements on better-sqlite3, and pgbench on PostgreSQL. The service's throughput divided
-// by this is the share of the engine the service keeps (issue 6).
+// statements on better-sqlite3, and pgbench on PostgreSQL (beside it, reported, the same
+// statements through the raw Node driver). The service's throughput divided by this is the
+// share of the engine the service keeps (issue 6).
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { uuidv7 } from 'uuidv7';
 import type { ExecutedStatement } from '../src/db/engine.ts';
 import { openSqlite } from '../src/db/engine.ts';
@@ -128,9 +130,7 @@ export function sqliteCeiling(
       for (let k = 0; k < fresh.length; k++) fresh[k] = uuidv7();
       const order = orders[n % orders.length]!;
       for (const { stmt, params } of prepared) {
-        const values = params.map((p) =>
-          p.kind === 'constant' ? p.value : p.kind === 'order' ? order : fresh[p.slot],
-        );
+        const values = valuesOf(params, order, fresh);
         if (stmt.reader) stmt.all(...values);
         else stmt.run(...values);
       }
@@ -154,6 +154,74 @@ export function sqliteCeiling(
     };
   } finally {
     handle.close();
+  }
+}
+
+/** The values of one replayed statement: captured constants, the order, fresh ids. */
+function valuesOf(params: ParamPlan[], order: string, fresh: string[]): unknown[] {
+  return params.map((p) =>
+    p.kind === 'constant' ? p.value : p.kind === 'order' ? order : fresh[p.slot],
+  );
+}
+
+/**
+ * The same statements through the raw Node driver (node-postgres, one `pg.Client` per
+ * connection, each statement named so PostgreSQL plans it once): what a Node process gets
+ * from the engine before any service code runs. pg has no pipelining, so every statement is
+ * its own round trip. Reported beside pgbench, not judged (pgbench is the engine's ceiling).
+ */
+export async function pgDriverCeiling(
+  url: string,
+  plan: ReplayPlan,
+  orders: string[],
+  durationS: number,
+  connections: number,
+): Promise<CeilingResult> {
+  const clients = Array.from(
+    { length: connections },
+    () => new pg.Client({ connectionString: url }),
+  );
+  await Promise.all(clients.map((c) => c.connect()));
+  try {
+    const statements = plan.statements.map((s, i) => ({
+      // Transaction control has no parameters and nothing to plan.
+      name: s.params.length > 0 ? `ceiling_${i}` : undefined,
+      text: s.sql,
+      params: s.params,
+    }));
+    const hist = new Histogram();
+    const end = performance.now() + durationS * 1000;
+    let n = 0;
+    const start = performance.now();
+    await Promise.all(
+      clients.map(async (client) => {
+        const fresh: string[] = new Array<string>(plan.freshSlots);
+        while (performance.now() < end) {
+          const t0 = performance.now();
+          const order = orders[n++ % orders.length]!;
+          for (let k = 0; k < fresh.length; k++) fresh[k] = uuidv7();
+          for (const s of statements)
+            await client.query({
+              name: s.name,
+              text: s.text,
+              values: valuesOf(s.params, order, fresh),
+            });
+          hist.record(performance.now() - t0);
+        }
+      }),
+    );
+    return {
+      engine: 'postgres',
+      tool: `node-postgres loop, named statements, ${connections} clients, one statement per round trip`,
+      connections,
+      durationS,
+      transactions: n,
+      txPerSec: n / ((performance.now() - start) / 1000),
+      ...hist.summaryMs(),
+      statementsPerTx: plan.statements.length,
+    };
+  } finally {
+    await Promise.all(clients.map((c) => c.end()));
   }
 }
 

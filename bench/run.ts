@@ -63,7 +63,7 @@ interface Report {
   pgPoolSize?: number;
   scenarios: Row[];
   ceiling?: Ceiling;
-  ceilingReported?: Ceiling;
+  ceilingsReported?: Ceiling[];
   growth: Record<string, Row & { paymentsPerOrder: number; roundsReqPerSec?: number[] }>;
   memory?: { rssAt30sMb: number; rssAtEndMb: number; seconds: number };
   figures: Figure[];
@@ -118,7 +118,7 @@ for (const r of reports) {
   const ceilingRow = (c: Ceiling, judged: boolean) =>
     `| engine ceiling${judged ? '' : ' (reported, not judged)'}: create payment (${c.statementsPerTx} statements; ${c.tool}) | ${fmt(c.txPerSec, 0)} | ${fmt(c.p50Ms, 2)} | ${fmt(c.p99Ms, 2)} | ${fmt(c.p999Ms, 2)} | 0 | ${judged ? '1.00' : `create-payment ÷ this: ${fmt(create && create.reqPerSec / c.txPerSec, 2)}`} | | |`;
   if (r.ceiling) lines.push(ceilingRow(r.ceiling, true));
-  if (r.ceilingReported) lines.push(ceilingRow(r.ceilingReported, false));
+  for (const c of r.ceilingsReported ?? []) lines.push(ceilingRow(c, false));
   if (r.memory)
     lines.push(
       '',
