@@ -25,6 +25,7 @@ import type { DB } from './schema.ts';
 import { BatchingPool, type TypeParser } from './pg-pool.ts';
 import { prepared } from './prepared.ts';
 import { withRowLock } from './row-lock.ts';
+import { together } from './together.ts';
 import { FALLBACK_AUTOCHECKPOINT_PAGES, startCheckpointer } from './sqlite-checkpointer.ts';
 import { SqliteServerDriver, type SqliteHandles, type StatementObserver } from './sqlite-driver.ts';
 
@@ -54,13 +55,16 @@ export interface Database {
    * A transaction in which one row — e.g. the order all money changes hang on — is locked
    * before `fn` runs, so every check `fn` makes holds until commit (API.md §5).
    * `fn` gets the row as read under the lock (one statement locks and loads it), or
-   * undefined when it does not exist in that organization.
+   * undefined when it does not exist in that organization; and, when `alongside` is given,
+   * the rows of that read, sent in the same round trip and run once the lock is held
+   * (src/db/together.ts).
    */
-  transactionLocking<T, Table extends LockableTable>(
+  transactionLocking<T, Table extends LockableTable, W = never>(
     table: Table,
     organizationId: string,
     id: string,
-    fn: (tx: Tx, row: Selectable<DB[Table]> | undefined) => Promise<T>,
+    fn: (tx: Tx, row: Selectable<DB[Table]> | undefined, alongside: W[]) => Promise<T>,
+    alongside?: (tx: Tx) => CompiledQuery<W>,
   ): Promise<T>;
   /** Serializes transactions on a name (bootstrap and similar one-off work). */
   lockName(tx: Tx, name: string): Promise<void>;
@@ -228,16 +232,20 @@ function build(engine: Engine, db: Kysely<DB>): Database {
     });
   };
 
-  async function lockRow<Table extends LockableTable>(
+  async function lockRow<Table extends LockableTable, W>(
     tx: Tx,
     table: Table,
     organizationId: string,
     id: string,
-  ): Promise<Selectable<DB[Table]> | undefined> {
+    alongside: ((tx: Tx) => CompiledQuery<W>) | undefined,
+  ): Promise<[Selectable<DB[Table]> | undefined, W[]]> {
     let lock = lockStatements.get(table);
     if (lock === undefined) lockStatements.set(table, (lock = lockStatement(table)));
-    const { rows } = await lock(tx, organizationId, id);
-    return rows[0] as Selectable<DB[Table]> | undefined;
+    const [rows, also] =
+      alongside === undefined
+        ? [(await lock(tx, organizationId, id)).rows, []]
+        : await together(tx, lock.compile(tx, organizationId, id), alongside(tx));
+    return [rows[0] as Selectable<DB[Table]> | undefined, also];
   }
 
   const view = (current: Tx | undefined): Database => {
@@ -254,8 +262,10 @@ function build(engine: Engine, db: Kysely<DB>): Database {
       async rollbackTo(tx, name) {
         await sql`rollback to savepoint ${sql.id(name)}`.execute(tx);
       },
-      transactionLocking: (table, organizationId, id, fn) =>
-        transaction(async (tx) => fn(tx, await lockRow(tx, table, organizationId, id))),
+      transactionLocking: (table, organizationId, id, fn, alongside) =>
+        transaction(async (tx) =>
+          fn(tx, ...(await lockRow(tx, table, organizationId, id, alongside))),
+        ),
       async lockName(tx, name) {
         if (engine === 'postgres')
           await sql`select pg_advisory_xact_lock(hashtext(${name}))`.execute(tx);

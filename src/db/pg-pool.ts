@@ -22,16 +22,27 @@
 // the held statement would have raised itself, only later (the commit at the latest), which
 // then fails the transaction as the statement would have. A rollback drops held writes (to
 // the savepoint it names); a transaction whose `begin` is still held ends with no round trip.
+//
+// Together. Reads that do not depend on each other's answers (an order, its payments and
+// their methods; a row lock and the row it guards) can travel as one batch as well, each
+// answered (src/db/together.ts). The server runs them in the order given, each seeing what
+// the ones before it did, so a read placed after a lock reads under that lock.
 import { createRequire } from 'node:module';
 import type { CompiledQuery, PostgresPool, PostgresPoolClient } from 'kysely';
 import pg from 'pg';
 
 const MAX_NAMED = 500;
 const DEFERRED = '/* om:deferred */ ';
+/** The text of a query whose values are the compiled queries to send together. */
+export const TOGETHER = '/* om:together */';
 
 /** Marks a compiled write as one whose result is not read: it may travel later (see above). */
 export function deferred<R>(query: CompiledQuery<R>): CompiledQuery<R> {
   return { ...query, sql: DEFERRED + query.sql };
+}
+
+export function isDeferred(query: CompiledQuery): boolean {
+  return query.sql.startsWith(DEFERRED);
 }
 
 /**
@@ -99,7 +110,7 @@ interface Answer {
   rows: Record<string, unknown>[];
 }
 
-type Done = (error: Error | null, answer?: Answer) => void;
+type Done = (error: Error | null, answers?: Answer[]) => void;
 
 // How pg turns a value into its text form (dates, JSON, buffers…); not in pg's typings.
 const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as {
@@ -128,7 +139,7 @@ const TAG = /^([A-Za-z]+)(?: (\d+))?(?: (\d+))?/;
 
 /**
  * One round trip: one or more statements written at once with one Sync, answered with the
- * last one's rows. It stands in for pg's Query (pg's client hands it the connection when it
+ * rows of the last `answered` of them (those in front are held writes). It stands in for pg's Query (pg's client hands it the connection when it
  * is its turn, then the backend's messages as they come), so it decodes rows itself: see
  * the top of the file. Named statements new to the connection are parsed first, so pg's
  * record of what a connection has parsed can be kept exact (`#settle`).
@@ -141,15 +152,23 @@ class RoundTrip {
   /** The statement whose messages are arriving, and how its rows decode. */
   #at = 0;
   #decoder: Decoder | undefined;
-  readonly #answer: Answer = { command: '', rowCount: null, rows: [] };
+  /** The index of the first statement answered; the answers, in order. */
+  readonly #firstAnswered: number;
+  readonly #answers: Answer[];
   /** Statements this round trip parses, in order; the first `#confirmed` the server accepted. */
   readonly #fresh: Part[] = [];
   #confirmed = 0;
   #wire: Wire | undefined;
   readonly #onParsed = () => void this.#confirmed++;
 
-  constructor(parts: Part[], typeParser: TypeParser, done: Done) {
+  constructor(parts: Part[], answered: number, typeParser: TypeParser, done: Done) {
     this.#parts = parts;
+    this.#firstAnswered = parts.length - answered;
+    this.#answers = Array.from({ length: answered }, () => ({
+      command: '',
+      rowCount: null,
+      rows: [],
+    }));
     this.#typeParser = typeParser;
     this.callback = done;
   }
@@ -199,16 +218,17 @@ class RoundTrip {
   }
 
   handleDataRow(message: { fields: (string | null)[] }): void {
-    // Only the last statement's rows are asked for; those in front are held writes.
-    if (this.#at === this.#parts.length - 1) this.#answer.rows.push(this.#decoder!(message.fields));
+    const answer = this.#answers[this.#at - this.#firstAnswered];
+    if (answer !== undefined) answer.rows.push(this.#decoder!(message.fields));
   }
 
   handleCommandComplete(message: { text: string }): void {
-    if (this.#at === this.#parts.length - 1) {
+    const answer = this.#answers[this.#at - this.#firstAnswered];
+    if (answer !== undefined) {
       const tag = TAG.exec(message.text);
-      this.#answer.command = tag?.[1] ?? '';
+      answer.command = tag?.[1] ?? '';
       const count = tag?.[3] ?? tag?.[2];
-      this.#answer.rowCount = count === undefined ? null : Number(count);
+      answer.rowCount = count === undefined ? null : Number(count);
     }
     this.#next();
   }
@@ -229,7 +249,7 @@ class RoundTrip {
 
   handleReadyForQuery(): void {
     this.#settle();
-    this.callback(null, this.#answer);
+    this.callback(null, this.#answers);
   }
 
   // Never asked for here (no row limits, no COPY); answered as pg's Query answers them.
@@ -301,7 +321,11 @@ export class BatchingPool implements PostgresPool {
       // Without values (begin, commit, savepoints) there is nothing to bind again.
       named: values.length === 0 ? undefined : this.#namedFor(text),
     });
-    const send = (parts: Part[]): Promise<Answer> => {
+    /**
+     * Sends `parts` in one round trip. Answers the last one; with `together`, the last
+     * `together` ones, each its answer as one row of the result.
+     */
+    const send = (parts: Part[], together = 0): Promise<Answer> => {
       parts.forEach((p, i) => this.#onSent?.(p.text, p.values, i < parts.length - 1));
       const [only] = parts;
       // Alone and without values (transaction control, DDL), the simple protocol: one
@@ -309,9 +333,15 @@ export class BatchingPool implements PostgresPool {
       if (parts.length === 1 && only!.named === undefined && only!.values.length === 0)
         return client.query(only!.text);
       return new Promise((resolve, reject) => {
-        const trip = new RoundTrip(parts, this.#typeParser, (error, answer) => {
-          if (error) reject(error);
-          else resolve(answer!);
+        const trip = new RoundTrip(parts, Math.max(together, 1), this.#typeParser, (e, a) => {
+          if (e) reject(e);
+          // Each answer is a row of the batch's result (read by src/db/together.ts).
+          else
+            resolve(
+              together > 0
+                ? { command: 'SELECT', rowCount: null, rows: a as unknown as Answer['rows'] }
+                : a![0]!,
+            );
         });
         client.query(trip as unknown as pg.Submittable);
       });
@@ -325,7 +355,14 @@ export class BatchingPool implements PostgresPool {
       held = [];
       return send(parts);
     };
+    const sendTogether = (queries: CompiledQuery[]) => {
+      const parts = queries.map((q) => part(q.sql, [...q.parameters]));
+      const all = [...held, ...parts];
+      held = [];
+      return send(all, parts.length);
+    };
     const query = (text: string, values: unknown[]): Promise<Answer> => {
+      if (text === TOGETHER) return sendTogether(values as CompiledQuery[]);
       if (text.startsWith(DEFERRED)) {
         const write = part(text.slice(DEFERRED.length), values);
         return inTransaction ? hold(write) : sendWithHeld(write);

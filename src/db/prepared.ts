@@ -47,7 +47,7 @@ export function prepared<Args extends unknown[], R>(
      */
     deferred?: boolean;
   } = {},
-): (db: Kysely<DB>, ...args: Args) => Promise<QueryResult<R>> {
+): Prepared<Args, R> {
   // Keyed by the dialect's adapter, which a database and its transactions share.
   const byDialect = new WeakMap<object, Map<string, Template>>();
 
@@ -89,13 +89,26 @@ export function prepared<Args extends unknown[], R>(
     return template;
   };
 
-  return (db, ...args) => {
+  const compile = (db: Kysely<DB>, ...args: Args): CompiledQuery<R> => {
     const { compiled, sources } = templateFor(db, args, shapeOf(args));
     const parameters = sources.map((s) => {
       if ('value' in s) return s.value;
       const a = args[s.arg];
       return s.key === undefined ? a : (a as Record<string, unknown>)[s.key];
     });
-    return db.executeQuery<R>({ ...compiled, parameters });
+    return { ...compiled, parameters };
   };
+  return Object.assign(
+    (db: Kysely<DB>, ...args: Args) => db.executeQuery<R>(compile(db, ...args)),
+    { compile },
+  );
+}
+
+/**
+ * A prepared query: called, it runs; `compile` gives the bound statement without running it,
+ * for `together` (src/db/together.ts) to send with others in one round trip.
+ */
+export interface Prepared<Args extends unknown[], R> {
+  (db: Kysely<DB>, ...args: Args): Promise<QueryResult<R>>;
+  compile(this: void, db: Kysely<DB>, ...args: Args): CompiledQuery<R>;
 }

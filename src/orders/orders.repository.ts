@@ -46,14 +46,10 @@ const lockOrderOfPaymentRow = prepared(
     ),
 );
 
+/** Compiled forms, to be sent together with other reads (src/db/together.ts). */
+export const orderQuery = selectOrder.compile;
 /** The order of a payment of this organization, locked until the transaction ends. */
-export async function lockOrderOfPayment(
-  db: Kysely<DB>,
-  organizationId: string,
-  paymentId: string,
-): Promise<OrderRow | undefined> {
-  return (await lockOrderOfPaymentRow(db, organizationId, paymentId)).rows[0];
-}
+export const lockOrderOfPaymentQuery = lockOrderOfPaymentRow.compile;
 
 export async function findOrderByExternalRef(
   db: Kysely<DB>,

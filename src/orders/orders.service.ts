@@ -16,7 +16,12 @@ import { newId, nowIso } from '../shared/ids.ts';
 import { normalizeOptionalInstant } from '../shared/instants.ts';
 import { requireRole } from '../shared/roles.ts';
 import { warning, type Warning, type WithWarnings } from '../shared/warnings.ts';
-import { orderPayments, type OrderPayments } from '../payments/payments.view.ts';
+import { together } from '../db/together.ts';
+import {
+  orderPaymentsOf,
+  orderPaymentsQueries,
+  type OrderPayments,
+} from '../payments/payments.view.ts';
 import * as repo from './orders.repository.ts';
 import {
   balanceDueMinor,
@@ -307,7 +312,14 @@ export async function getOrderPayments(
   ctx: RequestContext,
   id: string,
 ): Promise<OrderPayments> {
-  const row = await repo.findOrder(database.db, ctx.organization.id, id);
-  if (row === undefined) throw new AppError('NOT_FOUND');
-  return orderPayments(database.db, ctx, row);
+  const { db } = database;
+  // The order and its list in one round trip (src/db/together.ts).
+  const [orders, rows, methods] = await together(
+    db,
+    repo.orderQuery(db, ctx.organization.id, id),
+    ...orderPaymentsQueries(db, ctx, id),
+  );
+  const order = orders[0];
+  if (order === undefined) throw new AppError('NOT_FOUND');
+  return orderPaymentsOf(db, ctx, order, rows, methods);
 }

@@ -60,6 +60,29 @@ const selectForUse = prepared((db: Kysely<DB>, organizationId: string, id: strin
   ),
 );
 
+/** `selectForUse` compiled, to be sent together with other reads (src/db/together.ts). */
+export const methodForUseQuery = selectForUse.compile;
+
+/**
+ * The methods the payments of an order reference, deleted payments included (so a list read
+ * beside it never misses the method of a payment deleted in between); callers keep those
+ * their items use. Compiled, to be sent together with the payments it describes.
+ */
+export const methodsOfOrderQuery = prepared(
+  (db: Kysely<DB>, organizationId: string, orderId: string) =>
+    db
+      .selectFrom('payment_methods')
+      .selectAll()
+      .where('organization_id', '=', organizationId)
+      .where('id', 'in', (eb) =>
+        eb
+          .selectFrom('payments')
+          .select('method_id')
+          .where('organization_id', '=', organizationId)
+          .where('order_id', '=', orderId),
+      ),
+).compile;
+
 /** The methods of this organization among `ids` (unknown and foreign ids are skipped). */
 export async function findPaymentMethodsByIds(
   db: Kysely<DB>,

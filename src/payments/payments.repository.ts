@@ -102,6 +102,10 @@ const selectOfOrder = prepared((db: Kysely<DB>, organizationId: string, orderId:
     .orderBy('id', 'desc'),
 );
 
+/** Compiled forms, to be sent together with other reads (src/db/together.ts). */
+export const paymentQuery = selectPayment.compile;
+export const paymentsOfOrderQuery = selectOfOrder.compile;
+
 export interface PaymentFilters {
   orderId?: string | undefined;
   type?: PaymentType | undefined;

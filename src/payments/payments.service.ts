@@ -7,6 +7,7 @@ import type { Database, Tx } from '../db/engine.ts';
 import { isUniqueViolation } from '../db/constraints.ts';
 import { decodeCursor, toPage } from '../db/pagination.ts';
 import type { PaymentStatus, PaymentType } from '../db/schema.ts';
+import { together } from '../db/together.ts';
 import { AppError, failureToError, invalidParameter, type RuleFailure } from '../errors.ts';
 import { appendEvent, diff, eventsOf, type EventRecord } from '../events/events.repository.ts';
 import { findInvoiceForUse } from '../invoices/invoices.repository.ts';
@@ -14,12 +15,16 @@ import { formatAmount, parseAmount } from '../money/wire.ts';
 import {
   findOrder,
   findOrdersByIds,
-  lockOrderOfPayment,
+  lockOrderOfPaymentQuery,
   updateOrder,
   type OrderRow,
 } from '../orders/orders.repository.ts';
 import { balanceWarnings } from '../orders/orders.service.ts';
-import { findPaymentMethodForUse } from '../payment-methods/payment-methods.repository.ts';
+import {
+  findPaymentMethodForUse,
+  methodForUseQuery,
+  type PaymentMethodRow,
+} from '../payment-methods/payment-methods.repository.ts';
 import { createdBy, updatedBy } from '../shared/audit.ts';
 import type { RequestContext } from '../shared/context.ts';
 import { newId, nowIso } from '../shared/ids.ts';
@@ -236,7 +241,11 @@ function moneyWarnings(ctx: RequestContext, before: OrderRow, after: OrderRow): 
 // Checks shared by create and update.
 
 async function usableMethod(tx: Tx, ctx: RequestContext, methodId: string): Promise<void> {
-  const method = await findPaymentMethodForUse(tx, ctx.organization.id, methodId);
+  checkMethod(await findPaymentMethodForUse(tx, ctx.organization.id, methodId), methodId);
+}
+
+/** A payment's method must exist in the organization and be visible. */
+function checkMethod(method: PaymentMethodRow | undefined, methodId: string): void {
   if (method === undefined || method.visible !== 1) {
     throw new AppError('MethodNotFound', { field: 'methodId', methodId });
   }
@@ -391,97 +400,109 @@ export async function createPayment(
     });
   };
 
-  return database.transactionLocking('orders', organizationId, input.orderId, async (tx, order) => {
-    if (order === undefined)
-      throw new AppError('ORDER_NOT_FOUND', { field: 'orderId', orderId: input.orderId });
-    if (input.transactionRef !== undefined) {
-      const existing = await repo.findByTransactionRef(
-        tx,
-        organizationId,
-        input.type,
-        input.transactionRef,
-      );
-      if (existing !== undefined) return converge(existing);
-    }
-    // Role before state, as the rules order them: refunds outside an open order (returns
-    // after the sale) are a manager's call (§4).
-    if (input.type === 'refund' && order.status !== 'open') requireRole(ctx, 'manager');
-    if (order.status === 'canceled') throw new AppError('ORDER_CANCELED');
-    if (order.status === 'closed' && input.type === 'receipt') {
-      throw new AppError('ORDER_CLOSED');
-    }
-    const facts = orderFacts(ctx, order);
-    if (facts.paymentCount >= facts.maxPaymentsPerOrder) enforce(ctx, countLimit(facts));
+  const { methodId: givenMethod } = input;
+  // The method is read (and share-locked) in the lock's round trip; checked in its turn below.
+  const methodRead =
+    givenMethod === undefined
+      ? undefined
+      : (tx: Tx) => methodForUseQuery(tx, organizationId, givenMethod);
+  return database.transactionLocking(
+    'orders',
+    organizationId,
+    input.orderId,
+    async (tx, order, [method]) => {
+      if (order === undefined)
+        throw new AppError('ORDER_NOT_FOUND', { field: 'orderId', orderId: input.orderId });
+      if (input.transactionRef !== undefined) {
+        const existing = await repo.findByTransactionRef(
+          tx,
+          organizationId,
+          input.type,
+          input.transactionRef,
+        );
+        if (existing !== undefined) return converge(existing);
+      }
+      // Role before state, as the rules order them: refunds outside an open order (returns
+      // after the sale) are a manager's call (§4).
+      if (input.type === 'refund' && order.status !== 'open') requireRole(ctx, 'manager');
+      if (order.status === 'canceled') throw new AppError('ORDER_CANCELED');
+      if (order.status === 'closed' && input.type === 'receipt') {
+        throw new AppError('ORDER_CLOSED');
+      }
+      const facts = orderFacts(ctx, order);
+      if (facts.paymentCount >= facts.maxPaymentsPerOrder) enforce(ctx, countLimit(facts));
 
-    const source =
-      input.sourcePaymentId === undefined
-        ? null
-        : await usableSource(tx, ctx, order, input.sourcePaymentId);
-    if (input.type === 'refund' && source === null) {
-      // A refund without a source is limited only by the order: a manager's decision.
-      requireRole(ctx, 'manager');
-    }
-    const methodId = input.methodId ?? source?.method_id ?? null;
-    if (input.methodId !== undefined) await usableMethod(tx, ctx, input.methodId);
-    else if (methodId === null) {
-      throw invalidParameter(
-        'methodId',
-        input.type === 'receipt'
-          ? 'is required for receipts'
-          : 'is required for a refund without sourcePaymentId',
-      );
-    }
-    if (input.invoiceId !== undefined) await usableInvoice(tx, ctx, order, input.invoiceId);
+      const source =
+        input.sourcePaymentId === undefined
+          ? null
+          : await usableSource(tx, ctx, order, input.sourcePaymentId);
+      if (input.type === 'refund' && source === null) {
+        // A refund without a source is limited only by the order: a manager's decision.
+        requireRole(ctx, 'manager');
+      }
+      const methodId = givenMethod ?? source?.method_id ?? null;
+      if (givenMethod !== undefined) checkMethod(method, givenMethod);
+      else if (methodId === null) {
+        throw invalidParameter(
+          'methodId',
+          input.type === 'receipt'
+            ? 'is required for receipts'
+            : 'is required for a refund without sourcePaymentId',
+        );
+      }
+      if (input.invoiceId !== undefined) await usableInvoice(tx, ctx, order, input.invoiceId);
 
-    let amount: number;
-    if (amountMinor !== undefined) {
-      checkAmount(ctx, input.type, amountMinor, order, source, {
-        orderMinor: 0,
-        sourceMinor: 0,
+      let amount: number;
+      if (amountMinor !== undefined) {
+        checkAmount(ctx, input.type, amountMinor, order, source, {
+          orderMinor: 0,
+          sourceMinor: 0,
+        });
+        amount = amountMinor;
+      } else if (input.type === 'receipt') {
+        amount = receiptCapacityMinor(facts);
+        if (amount <= 0) throw limitReached(ctx, 'orderTotal', 0);
+      } else {
+        if (source === null)
+          throw invalidParameter('amount', 'is required for a refund without sourcePaymentId');
+        amount = Math.min(refundableMinor(paymentFacts(source)), orderRefundableMinor(facts));
+        if (amount <= 0) throw limitReached(ctx, 'sourceRefundable', 0);
+      }
+
+      const at = nowIso();
+      const row: Row = {
+        organization_id: organizationId,
+        id: newId(),
+        order_id: order.id,
+        type: input.type,
+        status,
+        amount_minor: amount,
+        custom: (input.custom ?? amountMinor !== undefined) ? 1 : 0,
+        method_id: methodId,
+        customer_uid: input.customerUid ?? null,
+        source_payment_id: source?.id ?? null,
+        transaction_ref: input.transactionRef ?? null,
+        attrs: JSON.stringify(input.attrs ?? {}),
+        invoice_id: input.invoiceId ?? null,
+        note: input.note ?? null,
+        completed_at: status === 'complete' ? at : null,
+        reversed_at: null,
+        deleted_at: null,
+        refunded_minor: 0,
+        refunds_reserved_minor: 0,
+        live_refunds: 0,
+        ...createdBy(ctx, at),
+      };
+      const orderAfter = await commitMove(database, tx, ctx, order, {
+        before: null,
+        after: row,
+        eventType: 'payment.created',
+        source,
       });
-      amount = amountMinor;
-    } else if (input.type === 'receipt') {
-      amount = receiptCapacityMinor(facts);
-      if (amount <= 0) throw limitReached(ctx, 'orderTotal', 0);
-    } else {
-      if (source === null)
-        throw invalidParameter('amount', 'is required for a refund without sourcePaymentId');
-      amount = Math.min(refundableMinor(paymentFacts(source)), orderRefundableMinor(facts));
-      if (amount <= 0) throw limitReached(ctx, 'sourceRefundable', 0);
-    }
-
-    const at = nowIso();
-    const row: Row = {
-      organization_id: organizationId,
-      id: newId(),
-      order_id: order.id,
-      type: input.type,
-      status,
-      amount_minor: amount,
-      custom: (input.custom ?? amountMinor !== undefined) ? 1 : 0,
-      method_id: methodId,
-      customer_uid: input.customerUid ?? null,
-      source_payment_id: source?.id ?? null,
-      transaction_ref: input.transactionRef ?? null,
-      attrs: JSON.stringify(input.attrs ?? {}),
-      invoice_id: input.invoiceId ?? null,
-      note: input.note ?? null,
-      completed_at: status === 'complete' ? at : null,
-      reversed_at: null,
-      deleted_at: null,
-      refunded_minor: 0,
-      refunds_reserved_minor: 0,
-      live_refunds: 0,
-      ...createdBy(ctx, at),
-    };
-    const orderAfter = await commitMove(database, tx, ctx, order, {
-      before: null,
-      after: row,
-      eventType: 'payment.created',
-      source,
-    });
-    return { data: { id: row.id }, warnings: moneyWarnings(ctx, order, orderAfter) };
-  });
+      return { data: { id: row.id }, warnings: moneyWarnings(ctx, order, orderAfter) };
+    },
+    methodRead,
+  );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -496,8 +517,12 @@ async function withLockedPayment<T>(
 ): Promise<T> {
   const organizationId = ctx.organization.id;
   return database.transaction(async (tx) => {
-    const order = await lockOrderOfPayment(tx, organizationId, id);
-    const payment = order && (await repo.findPayment(tx, organizationId, id));
+    // The lock, then the payment read under it, in one round trip (src/db/together.ts).
+    const [[order], [payment]] = await together(
+      tx,
+      lockOrderOfPaymentQuery(tx, organizationId, id),
+      repo.paymentQuery(tx, organizationId, id),
+    );
     if (order === undefined || payment === undefined) throw new AppError('NOT_FOUND');
     return fn(tx, payment, order);
   });

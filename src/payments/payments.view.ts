@@ -2,10 +2,16 @@
 // `can` computed by the same rules that guard the actions.
 import type { Kysely } from 'kysely';
 import type { DB, PaymentStatus, PaymentType } from '../db/schema.ts';
+import { together } from '../db/together.ts';
 import { formatAmount } from '../money/wire.ts';
 import type { OrderRow } from '../orders/orders.repository.ts';
 import {
+  methodsOfOrderQuery,
+  type PaymentMethodRow,
+} from '../payment-methods/payment-methods.repository.ts';
+import {
   paymentMethodsByIds,
+  toPaymentMethod,
   type PaymentMethod,
 } from '../payment-methods/payment-methods.service.ts';
 import { auditOf, type AuditFields } from '../shared/audit.ts';
@@ -120,11 +126,35 @@ export async function orderPayments(
   ctx: RequestContext,
   order: OrderRow,
 ): Promise<OrderPayments> {
+  const [rows, methods] = await together(db, ...orderPaymentsQueries(db, ctx, order.id));
+  return orderPaymentsOf(db, ctx, order, rows, methods);
+}
+
+/** The reads `orderPaymentsOf` answers from: the order's payments and their methods. */
+export function orderPaymentsQueries(db: Kysely<DB>, ctx: RequestContext, orderId: string) {
+  return [
+    repo.paymentsOfOrderQuery(db, ctx.organization.id, orderId),
+    methodsOfOrderQuery(db, ctx.organization.id, orderId),
+  ] as const;
+}
+
+/**
+ * `{items, paymentMethods}` from the order's payment rows and the method rows read beside
+ * them: the methods the items use, in the order the items first use them. Should a payment
+ * have moved to another method between the two reads (they are separate statements outside
+ * a transaction), its method is read on its own, so the list is never short of one.
+ */
+export async function orderPaymentsOf(
+  db: Kysely<DB>,
+  ctx: RequestContext,
+  order: OrderRow,
+  rows: repo.PaymentRow[],
+  methods: PaymentMethodRow[],
+): Promise<OrderPayments> {
   const facts = orderFacts(ctx, order);
-  const rows = await repo.paymentsOfOrder(db, ctx.organization.id, order.id);
-  return withMethods(
-    db,
-    ctx,
-    rows.map((row) => toPayment(ctx, row, facts)),
-  );
+  const items = rows.map((row) => toPayment(ctx, row, facts));
+  const byId = new Map(methods.map((m) => [m.id, m]));
+  const used = [...new Set(items.flatMap((p) => (p.methodUid === null ? [] : [p.methodUid])))];
+  if (used.some((id) => !byId.has(id))) return withMethods(db, ctx, items);
+  return { items, paymentMethods: used.map((id) => toPaymentMethod(byId.get(id)!)) };
 }

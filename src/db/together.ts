@@ -1,0 +1,34 @@
+// Independent reads in one round trip. On PostgreSQL every round trip wakes a backend and
+// waits for it, and outside a transaction every statement also waits for a connection of the
+// pool: under load that wait was most of a read's time (docs/performance.md). Queries that do
+// not need each other's answers — an order, its payments and their methods; an order's lock
+// and the payment it guards — are written at once with one Sync (src/db/pg-pool.ts) and come
+// back together, in the order given: each runs after the ones before it, so a read placed
+// after a row lock reads what the lock holder committed. Outside a transaction they share one
+// connection, but each statement sees the data as of its own start (READ COMMITTED), as when
+// sent one by one, only microseconds apart instead of round trips apart.
+//
+// SQLite has no round trips: the queries simply run one after another.
+import { CompiledQuery, PostgresAdapter, type Kysely } from 'kysely';
+import { isDeferred, TOGETHER } from './pg-pool.ts';
+import type { DB } from './schema.ts';
+
+type RowsOf<Q> = { [K in keyof Q]: Q[K] extends CompiledQuery<infer R> ? R[] : never };
+
+/** Runs `queries` (compiled, e.g. by a prepared query's `compile`) and answers each one's rows. */
+export async function together<Q extends readonly CompiledQuery<unknown>[]>(
+  db: Kysely<DB>,
+  ...queries: Q
+): Promise<RowsOf<Q>> {
+  // A held write is sent when the transaction's next statement is; its answer is nobody's.
+  if (queries.some(isDeferred)) throw new Error('a held write cannot be sent together');
+  if (db.getExecutor().adapter instanceof PostgresAdapter) {
+    const { rows } = await db.executeQuery<{ rows: unknown[] }>(
+      CompiledQuery.raw(TOGETHER, queries as readonly unknown[] as unknown[]),
+    );
+    return rows.map((answer) => answer.rows) as RowsOf<Q>;
+  }
+  const answers: unknown[][] = [];
+  for (const query of queries) answers.push((await db.executeQuery(query)).rows);
+  return answers as RowsOf<Q>;
+}
