@@ -54,7 +54,9 @@ void describe(`together (${TEST_ENGINE})`, () => {
       db,
       valueOf.compile(db, 'a'),
       valueOf.compile(db, 'missing'),
-      CompiledQuery.raw<{ n: number }>('select count(*) as n from tg where v > 1', []),
+      CompiledQuery.raw('select count(*) as n from tg where v > 1', []) as CompiledQuery<{
+        n: number | string;
+      }>,
     );
     assert.deepEqual(a, [{ id: 'a', v: 1 }]);
     assert.deepEqual(none, []);

@@ -63,6 +63,34 @@ void describe(`transactionLocking (${TEST_ENGINE})`, () => {
     assert.equal(seen, 'renamed by first');
   });
 
+  void test('reads sent alongside the lock come back by name, read under the lock', async () => {
+    const name = (db: Database['db'], id: string) =>
+      db.selectFrom('organizations').select('name').where('id', '=', id).compile();
+    const first = a.transactionLocking('organizations', orgId, orgId, async (tx) => {
+      await sleep(300);
+      await tx
+        .updateTable('organizations')
+        .set({ name: 'renamed before the read' })
+        .where('id', '=', orgId)
+        .execute();
+    });
+    await sleep(50);
+    const read = await b.transactionLocking(
+      'organizations',
+      orgId,
+      orgId,
+      async (_tx, locked, alongside) => ({ locked: locked?.name, ...alongside }),
+      (tx) => ({ same: name(tx, orgId), missing: name(tx, 'no-such-org'), skipped: undefined }),
+    );
+    await first;
+    assert.deepEqual(read, {
+      locked: 'renamed before the read',
+      same: [{ name: 'renamed before the read' }],
+      missing: [],
+      // `skipped` named no read: nothing sent, nothing answered.
+    });
+  });
+
   void test('a failing transaction rolls back everything it wrote', async () => {
     await assert.rejects(
       a.transactionLocking('organizations', orgId, orgId, async (tx) => {

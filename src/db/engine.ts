@@ -41,6 +41,12 @@ const LOCKABLE = {
 } as const;
 export type LockableTable = keyof typeof LOCKABLE;
 
+/** Reads to send with a lock, by name; a name may be left undefined (nothing to read). */
+export type Alongside = Record<string, CompiledQuery<unknown> | undefined>;
+export type RowsByName<A extends Alongside> = {
+  [K in keyof A]: A[K] extends CompiledQuery<infer R> ? R[] : undefined;
+};
+
 export interface Database {
   readonly engine: Engine;
   /** The query interface: in the view `within` a transaction, that transaction. */
@@ -55,16 +61,16 @@ export interface Database {
    * A transaction in which one row — e.g. the order all money changes hang on — is locked
    * before `fn` runs, so every check `fn` makes holds until commit (API.md §5).
    * `fn` gets the row as read under the lock (one statement locks and loads it), or
-   * undefined when it does not exist in that organization; and, when `alongside` is given,
-   * the rows of that read, sent in the same round trip and run once the lock is held
-   * (src/db/together.ts).
+   * undefined when it does not exist in that organization; and, when `alongside` names
+   * reads, their rows (by the same names; undefined for a read not given), sent in the
+   * lock's round trip and run once the lock is held (src/db/together.ts).
    */
-  transactionLocking<T, Table extends LockableTable, W = never>(
+  transactionLocking<T, Table extends LockableTable, A extends Alongside = Record<never, never>>(
     table: Table,
     organizationId: string,
     id: string,
-    fn: (tx: Tx, row: Selectable<DB[Table]> | undefined, alongside: W[]) => Promise<T>,
-    alongside?: (tx: Tx) => CompiledQuery<W>,
+    fn: (tx: Tx, row: Selectable<DB[Table]> | undefined, alongside: RowsByName<A>) => Promise<T>,
+    alongside?: (tx: Tx) => A,
   ): Promise<T>;
   /** Serializes transactions on a name (bootstrap and similar one-off work). */
   lockName(tx: Tx, name: string): Promise<void>;
@@ -232,20 +238,24 @@ function build(engine: Engine, db: Kysely<DB>): Database {
     });
   };
 
-  async function lockRow<Table extends LockableTable, W>(
+  async function lockRow<Table extends LockableTable, A extends Alongside>(
     tx: Tx,
     table: Table,
     organizationId: string,
     id: string,
-    alongside: ((tx: Tx) => CompiledQuery<W>) | undefined,
-  ): Promise<[Selectable<DB[Table]> | undefined, W[]]> {
+    alongside: ((tx: Tx) => A) | undefined,
+  ): Promise<[Selectable<DB[Table]> | undefined, RowsByName<A>]> {
     let lock = lockStatements.get(table);
     if (lock === undefined) lockStatements.set(table, (lock = lockStatement(table)));
-    const [rows, also] =
-      alongside === undefined
-        ? [(await lock(tx, organizationId, id)).rows, []]
-        : await together(tx, lock.compile(tx, organizationId, id), alongside(tx));
-    return [rows[0] as Selectable<DB[Table]> | undefined, also];
+    const reads = Object.entries(alongside?.(tx) ?? {}).filter(
+      (read): read is [string, CompiledQuery<unknown>] => read[1] !== undefined,
+    );
+    const [rows, ...answers] =
+      reads.length === 0
+        ? [(await lock(tx, organizationId, id)).rows]
+        : await together(tx, lock.compile(tx, organizationId, id), ...reads.map(([, q]) => q));
+    const byName = Object.fromEntries(reads.map(([name], i) => [name, answers[i]]));
+    return [rows[0] as Selectable<DB[Table]> | undefined, byName as RowsByName<A>];
   }
 
   const view = (current: Tx | undefined): Database => {

@@ -272,7 +272,10 @@ async function usableSource(
   order: OrderRow,
   sourceId: string,
 ): Promise<Row> {
-  const source = await repo.findPayment(tx, ctx.organization.id, sourceId);
+  return checkSource(await repo.findPayment(tx, ctx.organization.id, sourceId), order, sourceId);
+}
+
+function checkSource(source: Row | undefined, order: OrderRow, sourceId: string): Row {
   if (source === undefined)
     throw invalidParameter('sourcePaymentId', 'no such payment', { sourcePaymentId: sourceId });
   if (source.type !== 'receipt' || source.status !== 'complete' || source.order_id !== order.id) {
@@ -400,17 +403,22 @@ export async function createPayment(
     });
   };
 
-  const { methodId: givenMethod } = input;
-  // The method is read (and share-locked) in the lock's round trip; checked in its turn below.
-  const methodRead =
-    givenMethod === undefined
-      ? undefined
-      : (tx: Tx) => methodForUseQuery(tx, organizationId, givenMethod);
+  const { methodId: givenMethod, sourcePaymentId } = input;
+  // The method (share-locked) and a refund's source are read in the lock's round trip, under
+  // the lock; each is checked in its turn below, so errors keep their order.
+  const reads = (tx: Tx) => ({
+    method:
+      givenMethod === undefined ? undefined : methodForUseQuery(tx, organizationId, givenMethod),
+    source:
+      sourcePaymentId === undefined
+        ? undefined
+        : repo.paymentQuery(tx, organizationId, sourcePaymentId),
+  });
   return database.transactionLocking(
     'orders',
     organizationId,
     input.orderId,
-    async (tx, order, [method]) => {
+    async (tx, order, read) => {
       if (order === undefined)
         throw new AppError('ORDER_NOT_FOUND', { field: 'orderId', orderId: input.orderId });
       if (input.transactionRef !== undefined) {
@@ -433,15 +441,15 @@ export async function createPayment(
       if (facts.paymentCount >= facts.maxPaymentsPerOrder) enforce(ctx, countLimit(facts));
 
       const source =
-        input.sourcePaymentId === undefined
+        sourcePaymentId === undefined
           ? null
-          : await usableSource(tx, ctx, order, input.sourcePaymentId);
+          : checkSource(read.source?.[0], order, sourcePaymentId);
       if (input.type === 'refund' && source === null) {
         // A refund without a source is limited only by the order: a manager's decision.
         requireRole(ctx, 'manager');
       }
       const methodId = givenMethod ?? source?.method_id ?? null;
-      if (givenMethod !== undefined) checkMethod(method, givenMethod);
+      if (givenMethod !== undefined) checkMethod(read.method?.[0], givenMethod);
       else if (methodId === null) {
         throw invalidParameter(
           'methodId',
@@ -501,7 +509,7 @@ export async function createPayment(
       });
       return { data: { id: row.id }, warnings: moneyWarnings(ctx, order, orderAfter) };
     },
-    methodRead,
+    reads,
   );
 }
 
