@@ -8,6 +8,9 @@ import type { Config } from './config.ts';
 import type { Database } from './db/engine.ts';
 import { AppError } from './errors.ts';
 import { apiKeyAdminRoutes } from './api-keys/api-keys.routes.ts';
+import type { KeyForOrganization } from './api-keys/api-keys.service.ts';
+import { AuthCache } from './api-keys/auth-cache.ts';
+import { listenForAuthChanges } from './api-keys/auth-invalidation.ts';
 import { adminAuth, callerOfRequest, contextOf, organizationAuth } from './http/auth.ts';
 import { registerIdempotency } from './http/idempotency.ts';
 import { APP_NAME, INSTANCE_ID, ok, requestIdFrom } from './http/envelope.ts';
@@ -29,6 +32,9 @@ import { orderRoutes } from './orders/orders.routes.ts';
 import { paymentMethodRoutes } from './payment-methods/payment-methods.routes.ts';
 import { invoiceRoutes } from './invoices/invoices.routes.ts';
 import { paymentRoutes } from './payments/payments.routes.ts';
+
+/** Key-and-organization pairs whose authentication is kept (oldest dropped first). */
+const AUTH_CACHE_ENTRIES = 10_000;
 
 export interface AppOptions {
   config: Config;
@@ -130,9 +136,22 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
   );
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
+  // On PostgreSQL authentication answers are kept while this process hears every change to
+  // keys and organizations (src/api-keys/auth-cache.ts); SQLite reads them in-process.
+  const authCache =
+    config.database.engine === 'postgres' && config.authCacheTtlMs > 0
+      ? new AuthCache<KeyForOrganization>(config.authCacheTtlMs, AUTH_CACHE_ENTRIES)
+      : undefined;
+  if (authCache !== undefined && config.database.engine === 'postgres') {
+    const listener = listenForAuthChanges(config.database.url, authCache, (message) =>
+      app.log.warn(message),
+    );
+    app.addHook('onClose', () => listener.close());
+  }
+
   await app.register(
     async (om) => {
-      om.addHook('onRequest', organizationAuth(database, config.maxAmountMajor));
+      om.addHook('onRequest', organizationAuth(database, config.maxAmountMajor, authCache));
       registerIdempotency(om, database, (request) => contextOf(request).organization.id);
       await om.register(organizationRoutes());
       await om.register(orderRoutes());
@@ -145,6 +164,11 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
   await app.register(
     async (admin) => {
       admin.addHook('onRequest', adminAuth(database));
+      // A change made here is forgotten before it is answered, so this instance never serves
+      // an older answer to a request sent after it; others hear of it by notice.
+      admin.addHook('onSend', async (request) => {
+        if (request.method !== 'GET' && request.method !== 'HEAD') authCache?.invalidate();
+      });
       registerIdempotency(
         admin,
         database,

@@ -27,6 +27,13 @@ const EnvSchema = Type.Object({
   RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 6000 }),
   /** How long Idempotency-Key records are kept (API.md §5: at least 24 h). */
   IDEMPOTENCY_RETENTION_HOURS: Type.Integer({ minimum: 24, maximum: 24 * 365, default: 24 }),
+  /**
+   * PostgreSQL: how long an authentication answer may be reused, at most, while this process
+   * hears every key and organization change (src/api-keys/auth-cache.ts); 0 reads it on every
+   * request (use 0 behind a pooler that drops LISTEN/NOTIFY, e.g. PgBouncer in transaction
+   * mode).
+   */
+  AUTH_CACHE_TTL_MS: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 30_000 }),
   /** Seconds a client is told to wait (Retry-After) when the database is unreachable. */
   RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 2 }),
 });
@@ -49,6 +56,7 @@ export interface Config {
   retryAfterSeconds: number;
   rateLimitPerMinute: number;
   idempotencyRetentionHours: number;
+  authCacheTtlMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -87,6 +95,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retryAfterSeconds: e.RETRY_AFTER_SECONDS,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     idempotencyRetentionHours: e.IDEMPOTENCY_RETENTION_HOURS,
+    authCacheTtlMs: e.AUTH_CACHE_TTL_MS,
   };
 }
 

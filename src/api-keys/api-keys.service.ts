@@ -11,6 +11,7 @@ import { auditOf, createdBy, updatedBy, type AuditFields } from '../shared/audit
 import { newId, nowIso } from '../shared/ids.ts';
 import { hasRole } from '../shared/roles.ts';
 import * as repo from './api-keys.repository.ts';
+import type { AuthCache } from './auth-cache.ts';
 
 export const SECRET_PREFIX = 'omk_';
 const PREFIX_SHOWN = SECRET_PREFIX.length + 6;
@@ -167,15 +168,38 @@ export async function authenticate(
  * no other. `organization` is undefined when the key may not use it or it does not exist —
  * the two are not told apart.
  */
+/** What authentication reads for a key (by its hash) and an organization. */
+export type KeyForOrganization = NonNullable<
+  Awaited<ReturnType<typeof repo.findApiKeyForOrganization>>
+>;
+
+async function keyForOrganization(
+  database: Database,
+  hash: string,
+  organizationId: string,
+  cache: AuthCache<KeyForOrganization> | undefined,
+): Promise<KeyForOrganization | undefined> {
+  if (cache === undefined) return repo.findApiKeyForOrganization(database.db, hash, organizationId);
+  const id = `${hash} ${organizationId}`;
+  const kept = cache.get(id);
+  if (kept !== undefined) return kept;
+  const token = cache.token();
+  const found = await repo.findApiKeyForOrganization(database.db, hash, organizationId);
+  // Unknown keys are not kept: guessing would only fill the cache.
+  if (found !== undefined) cache.set(token, id, found);
+  return found;
+}
+
 export async function authenticateForOrganization(
   database: Database,
   secret: string,
   organizationId: string,
   requestId: string,
+  cache?: AuthCache<KeyForOrganization>,
 ): Promise<{ caller: Caller; organization: repo.KeyOrganization | undefined } | undefined> {
   if (!secret.startsWith(SECRET_PREFIX) || secret.length > 200) return undefined;
   const hash = hashSecret(secret);
-  const found = await repo.findApiKeyForOrganization(database.db, hash, organizationId);
+  const found = await keyForOrganization(database, hash, organizationId, cache);
   if (found === undefined || found.key.revoked_at !== null) return undefined;
   const same = timingSafeEqual(Buffer.from(found.key.secret_hash, 'hex'), Buffer.from(hash, 'hex'));
   if (!same) return undefined;

@@ -5,7 +5,9 @@ import {
   authenticate,
   authenticateForOrganization,
   callerFromKey,
+  type KeyForOrganization,
 } from '../api-keys/api-keys.service.ts';
+import type { AuthCache } from '../api-keys/auth-cache.ts';
 import type { Database } from '../db/engine.ts';
 import { AppError, invalidParameter } from '../errors.ts';
 import type { Caller, RequestContext } from '../shared/context.ts';
@@ -37,6 +39,8 @@ async function callerOf(database: Database, request: FastifyRequest): Promise<Ca
 export function organizationAuth(
   database: Database,
   maxAmountMajor: number,
+  /** Answers kept between requests (PostgreSQL; src/api-keys/auth-cache.ts). */
+  cache?: AuthCache<KeyForOrganization>,
 ): onRequestAsyncHookHandler {
   return async (request) => {
     const organizationId = request.headers['organization-id'];
@@ -49,7 +53,13 @@ export function organizationAuth(
     // Missing, unknown and revoked keys all get the same 401 body.
     if (typeof secret !== 'string' || secret === '') throw new AppError('UNAUTHORIZED');
     // Key, link and organization in one statement: this runs before every /v1/om/ request.
-    const found = await authenticateForOrganization(database, secret, organizationId, request.id);
+    const found = await authenticateForOrganization(
+      database,
+      secret,
+      organizationId,
+      request.id,
+      cache,
+    );
     if (found === undefined) throw new AppError('UNAUTHORIZED');
     // A key not allowed for the organization and an organization that does not exist
     // answer the same, so keys cannot probe for other tenants.

@@ -1,0 +1,179 @@
+// Authentication answers kept between requests (src/api-keys/auth-cache.ts) and forgotten on
+// every change (src/api-keys/auth-invalidation.ts, migration 0005). The cache's rules are
+// pure and tested on every engine; the notices are PostgreSQL's, tested there against a real
+// server, with a second connection standing for another process (the CLI, an operator).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sql } from 'kysely';
+import { AuthCache } from '../src/api-keys/auth-cache.ts';
+import { createDatabase, type Database } from '../src/db/engine.ts';
+import { nowIso } from '../src/shared/ids.ts';
+import { json, startTestApp, type TestApp, type TestOrg } from './support/app.ts';
+import { TEST_ENGINE } from './support/database.ts';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+void describe('AuthCache', () => {
+  const make = (ttl = 1000, max = 3) => {
+    let now = 0;
+    const cache = new AuthCache<string>(ttl, max, () => now);
+    cache.setEnabled(true);
+    return { cache, at: (t: number) => (now = t) };
+  };
+
+  void test('keeps an answer until it expires', () => {
+    const { cache, at } = make();
+    cache.set(cache.token(), 'k', 'v');
+    at(999);
+    assert.equal(cache.get('k'), 'v');
+    at(1000);
+    assert.equal(cache.get('k'), undefined);
+  });
+
+  void test('a change forgets every answer, and answers read while it came are not kept', () => {
+    const { cache } = make();
+    cache.set(cache.token(), 'a', 'old');
+    const token = cache.token(); // a read begins …
+    cache.invalidate(); // … a change is announced …
+    cache.set(token, 'b', 'read before the change'); // … the read's answer arrives
+    assert.equal(cache.get('a'), undefined);
+    assert.equal(cache.get('b'), undefined);
+    cache.set(cache.token(), 'b', 'new');
+    assert.equal(cache.get('b'), 'new');
+  });
+
+  void test('off: serves and keeps nothing; switching either way starts empty', () => {
+    const { cache } = make();
+    cache.set(cache.token(), 'a', 'v');
+    cache.setEnabled(false);
+    assert.equal(cache.get('a'), undefined);
+    cache.set(cache.token(), 'a', 'v');
+    cache.setEnabled(true);
+    assert.equal(cache.get('a'), undefined, 'nothing kept while off');
+    const token = cache.token();
+    cache.setEnabled(true);
+    cache.set(token, 'a', 'v');
+    assert.equal(cache.get('a'), undefined, 'a read from before switching on is not kept');
+  });
+
+  void test('bounded: the oldest answer goes first', () => {
+    const { cache } = make(1000, 2);
+    for (const k of ['a', 'b', 'c']) cache.set(cache.token(), k, k);
+    assert.deepEqual(
+      ['a', 'b', 'c'].map((k) => cache.get(k)),
+      [undefined, 'b', 'c'],
+    );
+  });
+});
+
+if (TEST_ENGINE === 'postgres') {
+  void describe('authentication kept between requests, forgotten on every change (postgres)', () => {
+    let t: TestApp;
+    let other: Database; // another process's connection
+    let org: TestOrg;
+
+    before(async () => {
+      t = await startTestApp({ rateLimitPerMinute: 0 });
+      other = createDatabase(t.config.database);
+      await waitForListener(true);
+    });
+    after(async () => {
+      await other.close();
+      await t.close();
+    });
+
+    const status = async (role: 'cashier' | 'manager' | 'viewer' | 'admin' = 'cashier') =>
+      (await t.call(org, role, { method: 'GET', url: '/v1/om/orders' })).statusCode;
+    const listeners = async () =>
+      (
+        await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity
+          where application_name = 'om-auth-listener' and datname = current_database()
+          and state = 'idle' and query = 'listen om_auth'`.execute(other.db)
+      ).rows[0]!.n;
+    const waitForListener = async (up: boolean) => {
+      for (let i = 0; i < 100 && (await listeners()) > 0 !== up; i++) await sleep(50);
+      assert.equal((await listeners()) > 0, up);
+    };
+    /** Revokes `org`'s key of `role` by SQL, as another process would. */
+    const revokeElsewhere = (role: string) =>
+      sql`update api_keys set revoked_at = ${nowIso()} where role = ${role} and id in
+        (select api_key_id from api_key_organizations where organization_id = ${org.id})`.execute(
+        other.db,
+      );
+    /** Changes made while this is on announce nothing: what the cache keeps then shows. */
+    const silently = async (fn: () => Promise<unknown>) => {
+      await sql`alter table api_keys disable trigger api_keys_announce_auth_change`.execute(
+        other.db,
+      );
+      try {
+        await fn();
+      } finally {
+        await sql`alter table api_keys enable trigger api_keys_announce_auth_change`.execute(
+          other.db,
+        );
+      }
+    };
+
+    void test('an answer is kept: a change nobody announces is not seen until one is', async () => {
+      org = await t.createOrg();
+      await sleep(100); // the notices of the organization's creation are heard
+      assert.equal(await status(), 200);
+      await silently(() => revokeElsewhere('cashier'));
+      assert.equal(await status(), 200, 'served from the cache');
+      await sql`select pg_notify('om_auth', '')`.execute(other.db);
+      await sleep(100);
+      assert.equal(await status(), 401);
+    });
+
+    void test('a key revoked by another process is refused as soon as the notice arrives', async () => {
+      org = await t.createOrg();
+      assert.equal(await status(), 200);
+      const revoked = performance.now();
+      await revokeElsewhere('cashier');
+      let refused = false;
+      while (!refused && performance.now() - revoked < 2000) refused = (await status()) === 401;
+      assert.ok(refused, 'refused within 2 s');
+      assert.equal(await status(), 401);
+    });
+
+    void test("a key revoked through this instance's admin API is refused by the very next request", async () => {
+      org = await t.createOrg();
+      assert.equal(await status('viewer'), 200);
+      const admin = { 'api-key': t.rootKey, 'organization-id': org.id };
+      const keys = json(
+        await t.app.inject({ method: 'GET', url: '/v1/admin/api-keys?limit=100', headers: admin }),
+      );
+      const items = keys.data.items as { id: string; name: string; organizations: unknown }[];
+      const viewer = items.find(
+        (k) =>
+          k.name === 'viewer key' &&
+          Array.isArray(k.organizations) &&
+          k.organizations.includes(org.id),
+      );
+      assert.ok(viewer);
+      // Announced by no notice: only this instance's own forgetting can refuse it.
+      await silently(async () => {
+        const revoke = await t.app.inject({
+          method: 'PATCH',
+          url: `/v1/admin/api-keys/${viewer.id}/revoke`,
+          headers: admin,
+        });
+        assert.equal(revoke.statusCode, 200);
+        assert.equal(await status('viewer'), 401);
+      });
+    });
+
+    void test('while nobody listens nothing is served from the cache; listening resumes', async () => {
+      org = await t.createOrg();
+      assert.equal(await status('manager'), 200);
+      await sql`select pg_terminate_backend(pid) from pg_stat_activity
+        where application_name = 'om-auth-listener' and datname = current_database()`.execute(
+        other.db,
+      );
+      await sleep(100);
+      await silently(() => revokeElsewhere('manager'));
+      assert.equal(await status('manager'), 401, 'read from the database');
+      await waitForListener(true);
+    });
+  });
+}
