@@ -185,8 +185,10 @@ async function keyForOrganization(
   if (kept !== undefined) return kept;
   const token = cache.token();
   const found = await repo.findApiKeyForOrganization(database.db, hash, organizationId);
-  // Unknown keys are not kept: guessing would only fill the cache.
-  if (found !== undefined) cache.set(token, id, found);
+  // Only live keys for organizations that exist are kept: guessed keys or organization ids
+  // would only fill the cache (and push out the answers worth keeping).
+  if (found !== undefined && found.key.revoked_at === null && found.organization !== undefined)
+    cache.set(token, id, found);
   return found;
 }
 

@@ -1,0 +1,105 @@
+// orderPaymentsOf (src/payments/payments.view.ts) builds `{items, paymentMethods}` from rows
+// read together: the methods the items use, in the order they first use them — and, should
+// the method rows read beside the payments lack one (a payment moved to another method
+// between the two statements), that method read on its own.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { findOrder } from '../src/orders/orders.repository.ts';
+import { findPaymentMethodsByIds } from '../src/payment-methods/payment-methods.repository.ts';
+import { paymentsOfOrder } from '../src/payments/payments.repository.ts';
+import { orderPaymentsOf } from '../src/payments/payments.view.ts';
+import type { RequestContext } from '../src/shared/context.ts';
+import { json, startTestApp, type TestApp, type TestOrg } from './support/app.ts';
+import { TEST_ENGINE } from './support/database.ts';
+
+void describe(`orderPaymentsOf (${TEST_ENGINE})`, () => {
+  let t: TestApp;
+  let org: TestOrg;
+  let ctx: RequestContext;
+  const methods: string[] = [];
+  let orderId: string;
+
+  before(async () => {
+    t = await startTestApp({ rateLimitPerMinute: 0 });
+    org = await t.createOrg('SAR');
+    for (const name of ['Cash', 'Card']) {
+      const made = await t.call(org, 'admin', {
+        method: 'POST',
+        url: '/v1/om/payment-methods',
+        payload: { params: { locales: { ar: { name }, en: { name } } } },
+      });
+      methods.push(json(made).data.id as string);
+    }
+    orderId = json(
+      await t.call(org, 'cashier', {
+        method: 'POST',
+        url: '/v1/om/orders',
+        payload: { params: { total: 100 } },
+      }),
+    ).data.id as string;
+    // Card first, then cash twice: newest first, the list uses cash, then card.
+    for (const methodId of [methods[1], methods[0], methods[0]]) {
+      const paid = await t.call(org, 'cashier', {
+        method: 'POST',
+        url: '/v1/om/payments',
+        payload: { params: { orderId, type: 'receipt', methodId, amount: 1 } },
+      });
+      assert.equal(paid.statusCode, 200, paid.body);
+    }
+    ctx = {
+      keyId: null,
+      principal: 'view@test',
+      via: 'test',
+      role: 'manager',
+      allOrganizations: false,
+      organizationIds: new Set([org.id]),
+      requestId: 'view-test',
+      organization: {
+        id: org.id,
+        currency: 'SAR',
+        currencyExponent: 2,
+        maxAmountMinor: 10 ** 12,
+        maxPaymentsPerOrder: 100,
+      },
+    };
+  });
+  after(() => t.close());
+
+  const read = async () => {
+    const { db } = t.database;
+    const order = (await findOrder(db, org.id, orderId))!;
+    const rows = await paymentsOfOrder(db, org.id, orderId);
+    return { db, order, rows };
+  };
+
+  void test('the methods the items use, in the order they first use them', async () => {
+    const { db, order, rows } = await read();
+    const all = await findPaymentMethodsByIds(db, org.id, [methods[1]!, methods[0]!]);
+    const answer = await orderPaymentsOf(db, ctx, order, rows, all);
+    assert.deepEqual(
+      answer.items.map((p) => p.methodUid),
+      [methods[0], methods[0], methods[1]],
+    );
+    assert.deepEqual(
+      answer.paymentMethods.map((m) => m.id),
+      [methods[0], methods[1]],
+    );
+  });
+
+  void test('a method missing beside the payments is read on its own; unused ones are left out', async () => {
+    const { db, order, rows } = await read();
+    const cardOnly = await findPaymentMethodsByIds(db, org.id, [methods[1]!]);
+    const answer = await orderPaymentsOf(db, ctx, order, rows, cardOnly);
+    assert.deepEqual(
+      answer.paymentMethods.map((m) => m.id),
+      [methods[0], methods[1]],
+    );
+    const cashOnlyRows = rows.filter((r) => r.method_id === methods[0]);
+    const both = await findPaymentMethodsByIds(db, org.id, methods);
+    const fewer = await orderPaymentsOf(db, ctx, order, cashOnlyRows, both);
+    assert.deepEqual(
+      fewer.paymentMethods.map((m) => m.id),
+      [methods[0]],
+    );
+  });
+});
