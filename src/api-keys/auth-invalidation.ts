@@ -23,13 +23,19 @@ export function listenForAuthChanges(
   let closed = false;
   let delay = RETRY_MS.first;
 
-  const lost = (message: string) => {
+  /** Stops using the current connection; nothing is served from the cache until one listens. */
+  const drop = async (): Promise<void> => {
     cache.setEnabled(false);
     const gone = client;
     client = undefined;
     gone?.removeAllListeners();
+    // A late error of a connection being let go is nobody's.
     gone?.on('error', () => undefined);
-    void gone?.end().catch(() => undefined);
+    await gone?.end().catch(() => undefined);
+  };
+
+  const lost = (message: string) => {
+    void drop();
     if (closed) return;
     onProblem(`${message}; authentication is read per request until it listens again`);
     timer = setTimeout(() => void connect(), delay).unref();
@@ -60,12 +66,7 @@ export function listenForAuthChanges(
     async close() {
       closed = true;
       if (timer !== undefined) clearTimeout(timer);
-      cache.setEnabled(false);
-      const last = client;
-      client = undefined;
-      last?.removeAllListeners();
-      last?.on('error', () => undefined);
-      await last?.end().catch(() => undefined);
+      await drop();
     },
   };
 }
