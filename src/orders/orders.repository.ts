@@ -24,30 +24,31 @@ export async function findOrder(
   return (await selectOrder(db, organizationId, id)).rows[0];
 }
 
-// A payment change locks the payment's order before anything else (API.md §5). Found through
-// the payment in the same statement: one round trip, where reading the payment first to
-// learn its order took two. A payment never changes order.
+// A payment's order found through the payment in the same statement: one round trip, where
+// reading the payment first to learn its order took two. A payment never changes order.
+const orderOfPayment = (db: Kysely<DB>, organizationId: string, paymentId: string) =>
+  db
+    .selectFrom('orders')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where('id', '=', (eb) =>
+      eb
+        .selectFrom('payments')
+        .select('order_id')
+        .where('organization_id', '=', organizationId)
+        .where('id', '=', paymentId),
+    );
+const selectOrderOfPayment = prepared(orderOfPayment);
+// A payment change locks the payment's order before anything else (API.md §5).
 const lockOrderOfPaymentRow = prepared(
   (db: Kysely<DB>, organizationId: string, paymentId: string) =>
-    withRowLock(
-      db,
-      db
-        .selectFrom('orders')
-        .selectAll()
-        .where('organization_id', '=', organizationId)
-        .where('id', '=', (eb) =>
-          eb
-            .selectFrom('payments')
-            .select('order_id')
-            .where('organization_id', '=', organizationId)
-            .where('id', '=', paymentId),
-        ),
-      'update',
-    ),
+    withRowLock(db, orderOfPayment(db, organizationId, paymentId), 'update'),
 );
 
 /** Compiled forms, to be sent together with other reads (src/db/together.ts). */
 export const orderQuery = selectOrder.compile;
+/** The order of a payment of this organization. */
+export const orderOfPaymentQuery = selectOrderOfPayment.compile;
 /** The order of a payment of this organization, locked until the transaction ends. */
 export const lockOrderOfPaymentQuery = lockOrderOfPaymentRow.compile;
 

@@ -13,9 +13,9 @@ import { appendEvent, diff, eventsOf, type EventRecord } from '../events/events.
 import { findInvoiceForUse } from '../invoices/invoices.repository.ts';
 import { formatAmount, parseAmount } from '../money/wire.ts';
 import {
-  findOrder,
   findOrdersByIds,
   lockOrderOfPaymentQuery,
+  orderOfPaymentQuery,
   updateOrder,
   type OrderRow,
 } from '../orders/orders.repository.ts';
@@ -852,10 +852,15 @@ export async function getPayment(
   ctx: RequestContext,
   id: string,
 ): Promise<Payment> {
-  const row = await repo.findPayment(database.db, ctx.organization.id, id);
-  if (row === undefined) throw new AppError('NOT_FOUND');
-  const order = await findOrder(database.db, ctx.organization.id, row.order_id);
-  return toPayment(ctx, row, orderFacts(ctx, order!));
+  const { db } = database;
+  // The payment and its order in one round trip (src/db/together.ts).
+  const [[row], [order]] = await together(
+    db,
+    repo.paymentQuery(db, ctx.organization.id, id),
+    orderOfPaymentQuery(db, ctx.organization.id, id),
+  );
+  if (row === undefined || order === undefined) throw new AppError('NOT_FOUND');
+  return toPayment(ctx, row, orderFacts(ctx, order));
 }
 
 export async function paymentHistory(
