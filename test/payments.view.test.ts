@@ -6,7 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { findOrder } from '../src/orders/orders.repository.ts';
 import { findPaymentMethodsByIds } from '../src/payment-methods/payment-methods.repository.ts';
-import { paymentsOfOrder } from '../src/payments/payments.repository.ts';
+import { together } from '../src/db/together.ts';
+import { paymentsOfOrderQuery } from '../src/payments/payments.repository.ts';
 import { orderPaymentsOf } from '../src/payments/payments.view.ts';
 import type { RequestContext } from '../src/shared/context.ts';
 import { json, startTestApp, type TestApp, type TestOrg } from './support/app.ts';
@@ -68,7 +69,7 @@ void describe(`orderPaymentsOf (${TEST_ENGINE})`, () => {
   const read = async () => {
     const { db } = t.database;
     const order = (await findOrder(db, org.id, orderId))!;
-    const rows = await paymentsOfOrder(db, org.id, orderId);
+    const [rows] = await together(db, paymentsOfOrderQuery(db, org.id, orderId));
     return { db, order, rows };
   };
 

@@ -83,14 +83,6 @@ export async function updatePayment(
 }
 
 /** All non-deleted payments of an order, newest first (at most maxPaymentsPerOrder). */
-export async function paymentsOfOrder(
-  db: Kysely<DB>,
-  organizationId: string,
-  orderId: string,
-): Promise<PaymentRow[]> {
-  return (await selectOfOrder(db, organizationId, orderId)).rows;
-}
-
 const selectOfOrder = prepared((db: Kysely<DB>, organizationId: string, orderId: string) =>
   db
     .selectFrom('payments')
