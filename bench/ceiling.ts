@@ -13,6 +13,7 @@ import pg from 'pg';
 import { uuidv7 } from 'uuidv7';
 import type { ExecutedStatement } from '../src/db/engine.ts';
 import { openSqlite } from '../src/db/engine.ts';
+import { cpuPerRequest, machineCpu, type CpuPerRequest } from './cpu.ts';
 import { Histogram } from './histogram.ts';
 
 /** What one captured parameter becomes when the statement is replayed. */
@@ -91,6 +92,8 @@ export interface CeilingResult {
   statementsPerTx: number;
   /** Transactions per commit (1 unless a grouped replay). */
   groupSize?: number;
+  /** CPU per transaction: PostgreSQL's processes, and pgbench with the rest of the machine. */
+  cpu?: CpuPerRequest;
 }
 
 /** better-sqlite3 on the same file with the service's pragmas (WAL, synchronous=FULL). */
@@ -291,7 +294,9 @@ export async function pgbenchCeiling(
       ...files.flatMap((f) => ['--file', `${f}@1`]),
       url,
     ];
+    const cpuBefore = machineCpu(true);
     const { stdout } = await run(bin, args, { maxBuffer: 64 * 1024 * 1024 });
+    const cpuAfter = machineCpu(true);
     const number = (re: RegExp) => {
       const m = re.exec(stdout);
       if (m === null)
@@ -320,6 +325,7 @@ export async function pgbenchCeiling(
       txPerSec: number(/tps = ([\d.]+) \(without initial connection time\)/),
       ...hist.summaryMs(),
       statementsPerTx: plan.statements.length,
+      cpu: cpuPerRequest(cpuBefore, cpuAfter, transactions, true),
     };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -36,6 +36,7 @@ import {
   type CeilingResult,
   type ReplayPlan,
 } from './ceiling.ts';
+import { cpuText } from './cpu.ts';
 import { runLoad, SCENARIOS, type LoadResult, type Target } from './load.ts';
 import { PROFILES, type ProfileName } from './profiles.ts';
 import { Seeder, type Copies } from './seed.ts';
@@ -259,6 +260,7 @@ async function startService(): Promise<Service> {
     apiKey: org.keys.cashier,
     methodId: org.method,
     pid: server.pid,
+    postgres: engine === 'postgres',
   };
   const seeder = new Seeder(fx.database);
   const copies = (t: { orderId: string }, n: number) => seeder.copyOrder(org.id, t.orderId, n);
@@ -333,7 +335,7 @@ async function main(): Promise<void> {
       );
       scenarios.push(result);
       log(
-        `${name}: ${result.reqPerSec.toFixed(0)} req/s, p99 ${result.p99Ms} ms, errors ${result.errors}`,
+        `${name}: ${result.reqPerSec.toFixed(0)} req/s, p99 ${result.p99Ms} ms, errors ${result.errors}, CPU per request ${cpuText(result.cpu)}`,
       );
     }
 
@@ -345,8 +347,12 @@ async function main(): Promise<void> {
       log(`ceiling: ${profile.ceilingS} s`);
       ({ result: ceiling, reported: ceilingsReported } = await measureCeiling(profile.ceilingS));
       log(
-        `ceiling: ${ceiling.txPerSec.toFixed(0)} tx/s (${ceiling.tool})` +
-          ceilingsReported.map((c) => `; also ${c.txPerSec.toFixed(0)} tx/s (${c.tool})`).join(''),
+        [ceiling, ...ceilingsReported]
+          .map(
+            (c, i) =>
+              `${i === 0 ? 'ceiling: ' : '; also '}${c.txPerSec.toFixed(0)} tx/s (${c.tool}${c.cpu ? `; CPU per transaction ${cpuText(c.cpu)}` : ''})`,
+          )
+          .join(''),
       );
       if (create) create.ratioToCeiling = create.reqPerSec / ceiling.txPerSec;
     }
@@ -406,7 +412,7 @@ async function main(): Promise<void> {
             );
             runs.set(label, [...(runs.get(label) ?? []), r]);
             log(
-              `growth ${label}, run ${round}/${profile.growthRounds}: ${r.reqPerSec.toFixed(0)} req/s, p50 ${r.p50Ms} ms, errors ${r.errors}`,
+              `growth ${label}, run ${round}/${profile.growthRounds}: ${r.reqPerSec.toFixed(0)} req/s, p50 ${r.p50Ms} ms, errors ${r.errors}, CPU per request ${cpuText(r.cpu)}`,
             );
           }
         }

@@ -5,14 +5,17 @@
 import fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
+import { cpuPerRequest, cpuSnapshot, type CpuPerRequest } from './cpu.ts';
 
 export interface Target {
   url: string;
   organizationId: string;
   apiKey: string;
   methodId: string;
-  /** The server process, for its resident memory. */
+  /** The server process, for its resident memory and CPU. */
   pid: number;
+  /** PostgreSQL's processes run beside it (their CPU is reported). */
+  postgres: boolean;
 }
 
 type Ctx = Record<string, string | undefined>;
@@ -191,6 +194,8 @@ export interface LoadResult {
   /** A few failed answers, to say why. */
   failures: string[];
   rssMb: number;
+  /** CPU per request by process (service, database, load generator) and the machine's idle share. */
+  cpu: CpuPerRequest;
 }
 
 export function rssMb(pid: number): number {
@@ -266,7 +271,14 @@ export async function runLoad(
   let second = 0;
   const sampler = setInterval(() => options.onSecond?.(++second, rssMb(target.pid)), 1000);
   const started = performance.now();
+  const cpuBefore = cpuSnapshot(target.pid, target.postgres);
   const result = await instance;
+  const cpu = cpuPerRequest(
+    cpuBefore,
+    cpuSnapshot(target.pid, target.postgres),
+    result.requests.total,
+    target.postgres,
+  );
   // autocannon notices the end of a fixed-amount run on its next one-second tick and
   // reports whole seconds; the last answer's time is the real end.
   const durationS =
@@ -288,5 +300,6 @@ export async function runLoad(
     statusCodes,
     failures,
     rssMb: rssMb(target.pid),
+    cpu,
   };
 }

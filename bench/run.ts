@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { passes, ROOT, type Figure } from '../reliability/lib.ts';
+import { cpuText, type CpuPerRequest } from './cpu.ts';
 import { PROFILES, type ProfileName } from './profiles.ts';
 
 const { values } = parseArgs({
@@ -46,6 +47,7 @@ interface Row {
   ratioToCeiling?: number;
   rssMb?: number;
   paymentsInDatabase?: number;
+  cpu?: CpuPerRequest;
 }
 interface Ceiling {
   tool: string;
@@ -54,6 +56,7 @@ interface Ceiling {
   p99Ms: number;
   p999Ms: number;
   statementsPerTx: number;
+  cpu?: CpuPerRequest;
 }
 interface Report {
   engine: string;
@@ -103,11 +106,11 @@ for (const r of reports) {
       `${r.durability}${r.pgPoolSize ? `; service pool ${r.pgPoolSize}` : ''}; 50 connections, ` +
       'load generator on the same machine; every write with an Idempotency-Key.',
     '',
-    '| run | req/s | p50 ms | p99 ms | p99.9 ms | errors | ÷ ceiling | RSS MB | payments in DB |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| run | req/s | p50 ms | p99 ms | p99.9 ms | errors | ÷ ceiling | RSS MB | payments in DB | CPU ms per request |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   );
   const row = (name: string, s: Row) =>
-    `| ${name} | ${fmt(s.reqPerSec, 0)} | ${fmt(s.p50Ms)} | ${fmt(s.p99Ms)} | ${fmt(s.p999Ms)} | ${s.errors} | ${fmt(s.ratioToCeiling, 2)} | ${fmt(s.rssMb)} | ${s.paymentsInDatabase ?? ''} |`;
+    `| ${name} | ${fmt(s.reqPerSec, 0)} | ${fmt(s.p50Ms)} | ${fmt(s.p99Ms)} | ${fmt(s.p999Ms)} | ${s.errors} | ${fmt(s.ratioToCeiling, 2)} | ${fmt(s.rssMb)} | ${s.paymentsInDatabase ?? ''} | ${s.cpu ? cpuText(s.cpu) : ''} |`;
   for (const s of r.scenarios) lines.push(row(s.scenario, s));
   for (const [k, g] of Object.entries(r.growth)) {
     const runs = g.roundsReqPerSec ?? [];
@@ -116,7 +119,7 @@ for (const r of reports) {
   }
   const create = r.scenarios.find((s) => s.scenario === 'create-payment');
   const ceilingRow = (c: Ceiling, judged: boolean) =>
-    `| engine ceiling${judged ? '' : ' (reported, not judged)'}: create payment (${c.statementsPerTx} statements; ${c.tool}) | ${fmt(c.txPerSec, 0)} | ${fmt(c.p50Ms, 2)} | ${fmt(c.p99Ms, 2)} | ${fmt(c.p999Ms, 2)} | 0 | ${judged ? '1.00' : `create-payment ÷ this: ${fmt(create && create.reqPerSec / c.txPerSec, 2)}`} | | |`;
+    `| engine ceiling${judged ? '' : ' (reported, not judged)'}: create payment (${c.statementsPerTx} statements; ${c.tool}) | ${fmt(c.txPerSec, 0)} | ${fmt(c.p50Ms, 2)} | ${fmt(c.p99Ms, 2)} | ${fmt(c.p999Ms, 2)} | 0 | ${judged ? '1.00' : `create-payment ÷ this: ${fmt(create && create.reqPerSec / c.txPerSec, 2)}`} | | | ${c.cpu ? cpuText(c.cpu) : ''} |`;
   if (r.ceiling) lines.push(ceilingRow(r.ceiling, true));
   for (const c of r.ceilingsReported ?? []) lines.push(ceilingRow(c, false));
   if (r.memory)
