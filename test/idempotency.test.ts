@@ -2,6 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InjectOptions } from 'fastify';
+import pg from 'pg';
 import { purgeIdempotencyKeys } from '../src/http/idempotency.ts';
 import { TEST_ENGINE } from './support/database.ts';
 import { json, startTestApp, type TestApp, type TestOrg } from './support/app.ts';
@@ -34,6 +35,14 @@ void describe(`Idempotency-Key (${TEST_ENGINE})`, () => {
         .selectFrom(table)
         .select('id')
         .where('organization_id', '=', organizationId)
+        .execute()
+    ).length;
+  const paymentsOf = async (orderId: string) =>
+    (
+      await t.database.db
+        .selectFrom('payments')
+        .select('id')
+        .where('order_id', '=', orderId)
         .execute()
     ).length;
   const newOrder = async (total = 10) =>
@@ -317,4 +326,71 @@ void describe(`Idempotency-Key (${TEST_ENGINE})`, () => {
     });
     assert.equal(reused.statusCode, 200, 'a purged key is free again');
   });
+
+  // PostgreSQL sends the key's claim in the round trip of the request's first statement
+  // (migration 0006); a refused claim must stop that round trip before anything runs.
+  if (TEST_ENGINE === 'postgres') {
+    void test('a key held by a running request answers 409 at once, before the order is locked', async () => {
+      const orderId = await newOrder(10);
+      const create = {
+        method: 'POST' as const,
+        url: '/v1/om/payments',
+        payload: { params: { orderId, type: 'receipt', methodId: method, amount: 2 } },
+      };
+      // Another session plays the first request: it holds the key and the order's lock.
+      const first = new pg.Client({ connectionString: t.testDatabase.url });
+      await first.connect();
+      try {
+        await first.query('begin');
+        await first.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [
+          JSON.stringify([org.id, 'held-key']),
+        ]);
+        await first.query('select id from orders where id = $1 for update', [orderId]);
+        // Had the request gone on to the order's lock, it would wait there until rollback.
+        const repeat = await Promise.race([
+          send(org, 'held-key', create),
+          new Promise<undefined>((r) => setTimeout(() => r(undefined), 2_000)),
+        ]);
+        assert.ok(repeat !== undefined, 'answered without waiting for the order lock');
+        assert.equal(repeat.statusCode, 409);
+        assert.equal(json(repeat).error.code, 'IDEMPOTENCY_IN_PROGRESS');
+        // Another key on the same order waits for the lock, as it should.
+        const other = send(org, 'free-key', create);
+        const waited = await Promise.race([
+          other.then(() => false),
+          new Promise((r) => setTimeout(() => r(true), 300)),
+        ]);
+        assert.equal(waited, true, 'a free key goes on to the order lock and waits there');
+        await first.query('rollback');
+        assert.equal((await other).statusCode, 200);
+      } finally {
+        await first.end();
+      }
+      assert.equal(await paymentsOf(orderId), 1, 'only the free key paid');
+      // Released, the held key is free: nothing was stored under it.
+      const later = await send(org, 'held-key', create);
+      assert.equal(later.statusCode, 200);
+      assert.equal(later.headers['idempotent-replayed'], undefined);
+    });
+
+    void test('a stored answer is replayed, or a reuse refused, even when the request fails before any statement', async () => {
+      const invalid = {
+        method: 'POST' as const,
+        url: '/v1/om/orders',
+        payload: { params: { total: -1 } },
+      };
+      const first = await send(org, 'early-refusal', invalid);
+      assert.equal(first.statusCode, 400);
+      const again = await send(org, 'early-refusal', invalid);
+      assert.equal(again.statusCode, 400);
+      assert.equal(again.headers['idempotent-replayed'], 'true');
+      assert.equal(again.body, first.body);
+      const reuse = await send(org, 'early-refusal', {
+        ...invalid,
+        payload: { params: { total: -2 } },
+      });
+      assert.equal(reuse.statusCode, 422);
+      assert.equal(json(reuse).error.code, 'IDEMPOTENCY_KEY_REUSED');
+    });
+  }
 });

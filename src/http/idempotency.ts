@@ -68,11 +68,13 @@ function decodeAnswer(stored: StoredAnswer): string {
 const selectAnswer = prepared((db: Kysely<DB>, scope: string, key: string) =>
   db.selectFrom('idempotency_keys').selectAll().where('scope', '=', scope).where('key', '=', key),
 );
-const selectAndClaim = prepared((db: Kysely<DB>, lockName: string, scope: string, key: string) =>
-  sql<Partial<StoredAnswer> & { claimed: boolean }>`
-    select pg_try_advisory_xact_lock(hashtextextended(${lockName}, 0)) as claimed,
-      k.* from (select 1) as one
-      left join idempotency_keys k on k.scope = ${scope} and k.key = ${key}`.compile(db),
+// PostgreSQL: the claim fails unless the key is free (migration 0006), so it is held and
+// travels in front of the request's first statement (src/db/pg-pool.ts); a refusal stops
+// that round trip before anything of the request runs, and fails the transaction with it.
+const claimKey = prepared(
+  (db: Kysely<DB>, lockName: string, scope: string, key: string) =>
+    sql`select om_claim_idempotency_key(${lockName}, ${scope}, ${key})`.compile(db),
+  { deferred: true },
 );
 // On PostgreSQL the record travels with the commit (src/db/pg-pool.ts), so a
 // key that another request committed meanwhile fails the commit: see runIdempotently.
@@ -82,25 +84,36 @@ const insertAnswer = prepared(
   { deferred: true },
 );
 
+/** The SQLSTATEs of om_claim_idempotency_key's refusals (migration 0006). */
+const ANSWER_STORED = 'OMI01';
+const KEY_IN_USE = 'OMI02';
+const sqlState = (error: unknown) =>
+  typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+
 /**
- * The answer stored under the key, if any, and whether this request may work under it.
- * Only one request at a time may: SQLite's IMMEDIATE transaction already holds the only
- * write lock; PostgreSQL takes a transaction-scoped advisory lock on the key, in the same
- * statement as the lookup (one round trip). A stored answer replays whoever holds the lock,
- * so concurrent repeats of a finished key all get it.
+ * Makes the key this request's, or answers why not. Only one request at a time may work
+ * under a key: SQLite's IMMEDIATE transaction already holds the only write lock, so the
+ * lookup is all there is to do (in-process, no round trip). PostgreSQL takes a
+ * transaction-scoped advisory lock on the key, in a claim that travels with the request's
+ * first statement and refuses a stored or held key (answered in runIdempotently's catch).
+ * A stored answer replays whoever holds the lock, so concurrent repeats of a finished key
+ * all get it.
  */
-async function lookupAndClaim(
+async function claim(
   database: Database,
   tx: Tx,
   scope: string,
   key: string,
-): Promise<{ stored: StoredAnswer | undefined; claimed: boolean }> {
-  if (database.engine !== 'postgres') {
-    return { stored: (await selectAnswer(tx, scope, key)).rows[0], claimed: true };
-  }
-  const { rows } = await selectAndClaim(tx, JSON.stringify([scope, key]), scope, key);
-  const { claimed, ...row } = rows[0]!;
-  return { stored: row.scope == null ? undefined : (row as StoredAnswer), claimed };
+): Promise<StoredAnswer | undefined> {
+  if (database.engine !== 'postgres') return (await selectAnswer(tx, scope, key)).rows[0];
+  await claimKey(tx, JSON.stringify([scope, key]), scope, key);
+  return undefined;
+}
+
+/** The stored answer again (`idempotent-replayed`), or 422 for another request under the key. */
+function replay(stored: StoredAnswer, fingerprint: string): Outcome {
+  if (stored.fingerprint !== fingerprint) throw new AppError('IDEMPOTENCY_KEY_REUSED');
+  return { status: stored.status_code, body: decodeAnswer(stored), replayed: true };
 }
 
 function fingerprintOf(request: FastifyRequest): string {
@@ -122,12 +135,8 @@ async function runIdempotently(
     // One transaction for the whole request: the handler's effect and the record of its
     // answer commit or roll back together.
     return await database.transaction(async (tx) => {
-      const { stored, claimed } = await lookupAndClaim(database, tx, scope, key);
-      if (stored !== undefined) {
-        if (stored.fingerprint !== fingerprint) throw new AppError('IDEMPOTENCY_KEY_REUSED');
-        return { status: stored.status_code, body: decodeAnswer(stored), replayed: true };
-      }
-      if (!claimed) throw new AppError('IDEMPOTENCY_IN_PROGRESS');
+      const stored = await claim(database, tx, scope, key);
+      if (stored !== undefined) return replay(stored, fingerprint);
       await database.savepoint(tx, 'effect');
       let status: number;
       let body: string;
@@ -157,10 +166,20 @@ async function runIdempotently(
       return { status, body, replayed: false };
     });
   } catch (error) {
-    // PostgreSQL: the first request under the key committed between this request's lookup
-    // and its claim, and the record (sent with the commit) hit its key. Everything here
-    // rolled back; a retry gets the first one's answer.
-    if (isKeyTaken(error)) throw new AppError('IDEMPOTENCY_IN_PROGRESS');
+    // PostgreSQL's claim refused the key; everything here rolled back. An answer stored
+    // under it does not change any more (until purged), so it is read outside the
+    // transaction; gone meanwhile, the key is free again and a retry runs it.
+    const state = sqlState(error);
+    if (state === ANSWER_STORED) {
+      const stored = (await selectAnswer(database.db, scope, key)).rows[0];
+      if (stored !== undefined) return replay(stored, fingerprint);
+    }
+    // A key in use by a running request; or, on PostgreSQL, the first request under the key
+    // committed after this one's claim looked, and the record (sent with the commit) hit its
+    // key. A retry gets the first one's answer.
+    if (state === ANSWER_STORED || state === KEY_IN_USE || isKeyTaken(error)) {
+      throw new AppError('IDEMPOTENCY_IN_PROGRESS');
+    }
     throw error;
   }
 }

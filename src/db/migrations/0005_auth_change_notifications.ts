@@ -5,11 +5,10 @@
 // listeners forget everything on any notice, so which rows changed does not matter.
 // SQLite has no such channel, and nothing to announce: authentication there is read per
 // request, in-process.
-import { PostgresAdapter, sql, type Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { isPostgres } from './postgres-only.ts';
 
 const TABLES = ['api_keys', 'api_key_organizations', 'organizations'];
-
-const isPostgres = (db: Kysely<unknown>) => db.getExecutor().adapter instanceof PostgresAdapter;
 
 export async function up(db: Kysely<unknown>): Promise<void> {
   if (!isPostgres(db)) return;

@@ -4,6 +4,7 @@ import * as m0002 from './0002_orders_methods_invoices_payments_events.ts';
 import * as m0003 from './0003_idempotency.ts';
 import * as m0004 from './0004_idempotency_response_encoding.ts';
 import * as m0005 from './0005_auth_change_notifications.ts';
+import * as m0006 from './0006_idempotency_claim.ts';
 
 /** Every migration, in order. Names sort in the order they must run. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0003_idempotency': m0003,
   '0004_idempotency_response_encoding': m0004,
   '0005_auth_change_notifications': m0005,
+  '0006_idempotency_claim': m0006,
 };
