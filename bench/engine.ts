@@ -195,7 +195,6 @@ async function measureCeiling(
   }
 }
 
-type Template = { orderId: string; paymentIds: string[] };
 
 interface Report {
   engine: string;
@@ -213,12 +212,17 @@ interface Report {
    */
   ceilingsReported: CeilingResult[];
   /**
-   * Per case, its median run (by req/s), with every run's req/s and all runs' errors; the
-   * payments in the database are those before its first run.
+   * Per case, its median run (by req/s), with every run's req/s (in the order run) and all
+   * runs' errors; the payments in the database before its first run and before its last.
    */
   growth: Record<
     string,
-    LoadResult & { paymentsInDatabase: number; paymentsPerOrder: number; roundsReqPerSec: number[] }
+    LoadResult & {
+      paymentsInDatabase: number;
+      paymentsInDatabaseAtEnd: number;
+      paymentsPerOrder: number;
+      roundsReqPerSec: number[];
+    }
   >;
   memory?: { rssAt30sMb: number; rssAtEndMb: number; seconds: number; samples: number[] };
   figures: Figure[];
@@ -358,21 +362,31 @@ async function main(): Promise<void> {
     }
 
     // Growth: each write of the payment cycle alone, on orders that hold 10 (then 100)
-    // payments once it is done, first with a small history in the database, then with a
-    // large one. One request per order, so every request meets the same order size.
+    // payments once it is done, with a small history in the database, then with a large one.
+    // One request per order, so every request meets the same order size.
     const growth: Report['growth'] = {};
     if (wanted('growth')) {
-      // A database of its own, so the small history is small (the runs above added to it).
-      const fresh = await startService();
-      await fresh.warmUp();
-      const { server, org, target, copies, fx } = fresh;
-      const full = await templateOrder(server.url, org, 100);
-      const templates = new Map<number, { receipts: Template; pending: Template }>();
-      for (const n of [10, 100]) {
-        templates.set(n, {
-          receipts: await templateOrder(server.url, org, n - 1),
-          pending: await templateOrder(server.url, org, n - 1, 1, true),
-        });
+      // Each case on a database of its own (the runs above added to theirs), so one case's
+      // copies never become another's history: a 100-payment run copies 200,000 payments.
+      const cases = [
+        { history: 'small', n: 10, payments: profile.historySmall },
+        { history: 'small', n: 100, payments: profile.historySmall },
+        { history: 'large', n: 10, payments: profile.historyLarge },
+      ].map((c) => ({ ...c, label: (op: string) => `${op}, ${c.n}/order, ${c.history} history` }));
+      const prepared = [];
+      for (const c of cases) {
+        const service = await startService();
+        await service.warmUp();
+        const { server, org } = service;
+        const templates = {
+          receipts: await templateOrder(server.url, org, c.n - 1),
+          pending: await templateOrder(server.url, org, c.n - 1, 1, true),
+        };
+        // History in bulk: copies of an order of 100 receipts.
+        const full = await templateOrder(server.url, org, 100);
+        const now = await countPayments(service.fx.database);
+        if (c.payments > now) await service.copies(full, Math.ceil((c.payments - now) / 100));
+        prepared.push({ ...c, service, templates });
       }
       const ops = [
         // a pending receipt created: the order then holds n payments
@@ -389,56 +403,49 @@ async function main(): Promise<void> {
           from: 'pending' as const,
         },
       ];
-      const measure = async (history: string, n: number) => {
-        const runs = new Map<string, LoadResult[]>();
-        let paymentsBefore: number | undefined;
-        for (let round = 1; round <= profile.growthRounds; round++) {
-          for (const { op, scenario, from } of ops) {
-            const template = templates.get(n)![from];
+      // The cases take turns, run by run: the machine's speed drifts by more than the
+      // judged 20 % over minutes (the service's own CPU per request included), and a
+      // ratio of runs a few seconds apart is not moved by it.
+      const runs = new Map<string, { result: LoadResult; payments: number }[]>();
+      for (let round = 1; round <= profile.growthRounds; round++) {
+        for (const { op, scenario, from } of ops) {
+          for (const { service, templates, label } of prepared) {
+            const template = templates[from];
             // confirm: the order's pending receipt (its last); refund: its first receipt.
             const subject =
               from === 'pending' ? template.paymentIds.at(-1)! : template.paymentIds[0]!;
-            const pool = await copies(template, profile.growthCycles);
+            const pool = await service.copies(template, profile.growthCycles);
             const subjects = new Map(pool.orderIds.map((id, i) => [id, pool.idOf(i, subject)]));
-            paymentsBefore ??= await countPayments(fx.database);
-            const label = `${op}, ${n}/order, ${history} history`;
-            await fresh.settle();
+            const payments = await countPayments(service.fx.database);
+            await service.settle();
             const r = await runLoad(
               scenario,
-              target,
+              service.target,
               pool.orderIds,
               { connections: CONNECTIONS, cycles: profile.growthCycles },
               (order) => subjects.get(order)!,
             );
-            runs.set(label, [...(runs.get(label) ?? []), r]);
+            runs.set(label(op), [...(runs.get(label(op)) ?? []), { result: r, payments }]);
             log(
-              `growth ${label}, run ${round}/${profile.growthRounds}: ${r.reqPerSec.toFixed(0)} req/s, p50 ${r.p50Ms} ms, errors ${r.errors}, CPU per request ${cpuText(r.cpu)}`,
+              `growth ${label(op)}, run ${round}/${profile.growthRounds}: ${r.reqPerSec.toFixed(0)} req/s, p50 ${r.p50Ms} ms, errors ${r.errors}, CPU per request ${cpuText(r.cpu)}`,
             );
           }
         }
-        for (const [label, rs] of runs) {
-          const byRate = [...rs].sort((a, b) => a.reqPerSec - b.reqPerSec);
-          const median = byRate[(byRate.length - 1) >> 1]!;
-          growth[label] = {
-            ...median,
-            // A failure in any run counts, not only in the median one.
-            errors: rs.reduce((sum, r) => sum + r.errors, 0),
-            roundsReqPerSec: rs.map((r) => Math.round(r.reqPerSec)),
-            paymentsInDatabase: paymentsBefore!,
-            paymentsPerOrder: n,
-          };
-        }
-      };
-      const topUp = async (to: number) => {
-        const now = await countPayments(fx.database);
-        if (to > now) await copies(full, Math.ceil((to - now) / 100));
-      };
-      await topUp(profile.historySmall);
-      await measure('small', 10);
-      await measure('small', 100);
-      await topUp(profile.historyLarge);
-      await measure('large', 10);
-      await fresh.close();
+      }
+      for (const [label, rs] of runs) {
+        const byRate = [...rs].sort((a, b) => a.result.reqPerSec - b.result.reqPerSec);
+        const median = byRate[(byRate.length - 1) >> 1]!.result;
+        growth[label] = {
+          ...median,
+          // A failure in any run counts, not only in the median one.
+          errors: rs.reduce((sum, r) => sum + r.result.errors, 0),
+          roundsReqPerSec: rs.map((r) => Math.round(r.result.reqPerSec)),
+          paymentsInDatabase: rs[0]!.payments,
+          paymentsInDatabaseAtEnd: rs.at(-1)!.payments,
+          paymentsPerOrder: Number(/, (\d+)\/order/.exec(label)![1]),
+        };
+      }
+      for (const { service } of prepared) await service.close();
     }
 
     let memory: Report['memory'];
@@ -462,20 +469,27 @@ async function main(): Promise<void> {
     }
 
     const mixed = scenarios.find((s) => s.scenario === 'mixed');
-    // Cost ratio: the small case's throughput over the grown case's, per operation.
+    // Cost ratio: the small case's throughput over the grown case's, per operation; of the
+    // runs' ratios (each of a small and a grown run taken in turn), the median.
     const costRatio = (op: string, n: number, history: string) => {
-      const base = growth[`${op}, 10/order, small history`];
-      const grown = growth[`${op}, ${n}/order, ${history} history`];
-      return base && grown ? round(base.reqPerSec / grown.reqPerSec, 3) : undefined;
+      const base = growth[`${op}, 10/order, small history`]?.roundsReqPerSec;
+      const grown = growth[`${op}, ${n}/order, ${history} history`]?.roundsReqPerSec;
+      if (base === undefined || grown === undefined) return undefined;
+      const ratios = base.map((b, i) => b / grown[i]!).sort((a, b) => a - b);
+      return round(ratios[(ratios.length - 1) >> 1]!, 3);
+    };
+    const paymentsMet = (label: string) => {
+      const g = growth[label];
+      return g && `${g.paymentsInDatabase}–${g.paymentsInDatabaseAtEnd}`;
     };
     const growthFigures = ['create', 'confirm', 'refund'].flatMap((op) =>
       [
         [`growth ${op}: 100 vs 10 payments/order, cost ratio`, costRatio(op, 100, 'small')],
         [
-          // The counts the runs met (the rounds' copies add to the history as they go).
-          `growth ${op}: ${growth[`${op}, 10/order, large history`]?.paymentsInDatabase} vs ${
-            growth[`${op}, 10/order, small history`]?.paymentsInDatabase
-          } payments in the database, cost ratio`,
+          // The counts the runs met (each run's copies add to its database's history).
+          `growth ${op}: ${paymentsMet(`${op}, 10/order, large history`)} vs ${paymentsMet(
+            `${op}, 10/order, small history`,
+          )} payments in the database, cost ratio`,
           costRatio(op, 10, 'large'),
         ],
       ].flatMap(([name, value]) =>
