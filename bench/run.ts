@@ -125,7 +125,7 @@ for (const r of reports) {
   if (r.memory)
     lines.push(
       '',
-      `Memory: RSS ${r.memory.rssAt30sMb} MB after 30 s, ${r.memory.rssAtEndMb} MB after ${r.memory.seconds} s of mixed load.`,
+      `Memory: RSS ${r.memory.rssAt30sMb} MB after 30 s, ${r.memory.rssAtEndMb} MB after ${r.memory.seconds} s of mixed load (each the median of ten one-second samples).`,
     );
   lines.push('', '| figure | value | target | met |', '| --- | ---: | ---: | --- |');
   for (const f of r.figures)
