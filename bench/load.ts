@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
-import { cpuPerRequest, cpuSnapshot, type CpuPerRequest } from './cpu.ts';
+import { cpuPerRequest, cpuSnapshot, type CpuPerRequest, type CpuSnapshot } from './cpu.ts';
 
 export interface Target {
   url: string;
@@ -235,6 +235,11 @@ export async function runLoad(
     'organization-id': target.organizationId,
   };
   const steps = scenario.steps(target, nextOrder, source);
+  // A fixed-amount run ends at its last answer, not when autocannon notices (up to a second
+  // later, idle): its CPU is read at that answer, or the idle share would count the wait.
+  const amount = options.cycles === undefined ? undefined : options.cycles * steps.length;
+  let answered = 0;
+  let cpuAtLastAnswer: CpuSnapshot | undefined;
   const requests: autocannon.Request[] = steps.map((step) => ({
     method: step.method,
     setupRequest: (request: autocannon.Request, context: object) => {
@@ -253,6 +258,7 @@ export async function runLoad(
     },
     onResponse: (status: number, body: string, context: object) => {
       lastResponseAt = performance.now();
+      if (++answered === amount) cpuAtLastAnswer = cpuSnapshot(target.pid, target.postgres);
       if (status >= 200 && status < 300) {
         if (step.keep)
           step.keep((JSON.parse(body) as { data: Record<string, unknown> }).data, context as Ctx);
@@ -262,9 +268,7 @@ export async function runLoad(
   const instance = autocannon({
     url: target.url,
     connections: options.connections,
-    ...(options.cycles !== undefined
-      ? { amount: options.cycles * steps.length }
-      : { duration: options.durationS ?? 10 }),
+    ...(options.cycles !== undefined ? { amount } : { duration: options.durationS ?? 10 }),
     timeout: 10,
     requests,
   });
@@ -275,7 +279,7 @@ export async function runLoad(
   const result = await instance;
   const cpu = cpuPerRequest(
     cpuBefore,
-    cpuSnapshot(target.pid, target.postgres),
+    cpuAtLastAnswer ?? cpuSnapshot(target.pid, target.postgres),
     result.requests.total,
     target.postgres,
   );
