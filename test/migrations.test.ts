@@ -159,3 +159,45 @@ void test('migrating an up-to-date database changes nothing', async () => {
     await testDatabase.drop();
   }
 });
+
+void test('the refund-source and invoice indexes hold only rows with a value, and the lookups still use them', async () => {
+  const testDatabase = await createTestDatabase();
+  try {
+    await withDatabase(testDatabase, async (database) => {
+      await migrateToLatest(database);
+      const lookups = {
+        payments_by_source: sql`select id from payments
+          where organization_id = ${'o'} and source_payment_id = ${'p'} and deleted_at is null`,
+        payments_by_invoice: sql`select id from payments
+          where organization_id = ${'o'} and invoice_id = ${'i'}`,
+      };
+      for (const [index, lookup] of Object.entries(lookups)) {
+        let definition: string;
+        let plan: string;
+        if (database.engine === 'postgres') {
+          const { rows } = await sql<{ indexdef: string }>`
+            select indexdef from pg_indexes where indexname = ${index}`.execute(database.db);
+          definition = rows[0]!.indexdef;
+          // An empty table would be scanned whatever the indexes: ask for the index plan.
+          plan = await database.transaction(async (tx) => {
+            await sql`set local enable_seqscan = off`.execute(tx);
+            const explained = await sql<Record<string, string>>`explain ${lookup}`.execute(tx);
+            return explained.rows.map((r) => Object.values(r).join(' ')).join('\n');
+          });
+        } else {
+          const { rows } = await sql<{ sql: string }>`
+            select sql from sqlite_master where name = ${index}`.execute(database.db);
+          definition = rows[0]!.sql;
+          const explained = await sql<{ detail: string }>`explain query plan ${lookup}`.execute(
+            database.db,
+          );
+          plan = explained.rows.map((r) => r.detail).join('\n');
+        }
+        assert.match(definition, /where .*is not null/i, index);
+        assert.match(plan, new RegExp(index), `${index} in the plan:\n${plan}`);
+      }
+    });
+  } finally {
+    await testDatabase.drop();
+  }
+});

@@ -5,6 +5,7 @@ import * as m0003 from './0003_idempotency.ts';
 import * as m0004 from './0004_idempotency_response_encoding.ts';
 import * as m0005 from './0005_auth_change_notifications.ts';
 import * as m0006 from './0006_idempotency_claim.ts';
+import * as m0007 from './0007_sparse_payment_indexes.ts';
 
 /** Every migration, in order. Names sort in the order they must run. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0004_idempotency_response_encoding': m0004,
   '0005_auth_change_notifications': m0005,
   '0006_idempotency_claim': m0006,
+  '0007_sparse_payment_indexes': m0007,
 };
