@@ -136,17 +136,23 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
   );
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  // On PostgreSQL authentication answers are kept while this process hears every change to
-  // keys and organizations (src/api-keys/auth-cache.ts); SQLite reads them in-process.
+  // Authentication answers are kept while this process learns of every change to keys and
+  // organizations (src/api-keys/auth-cache.ts): PostgreSQL tells it, SQLite is asked.
+  const storage = config.database;
   const authCache =
-    config.database.engine === 'postgres' && config.authCacheTtlMs > 0
-      ? new AuthCache<KeyForOrganization>(config.authCacheTtlMs, AUTH_CACHE_ENTRIES)
+    config.authCacheTtlMs > 0
+      ? new AuthCache<KeyForOrganization>(config.authCacheTtlMs, AUTH_CACHE_ENTRIES, {
+          counted: storage.engine === 'sqlite',
+        })
       : undefined;
-  if (authCache !== undefined && config.database.engine === 'postgres') {
-    const listener = listenForAuthChanges(config.database.url, authCache, (message) =>
+  if (authCache !== undefined && storage.engine === 'postgres') {
+    const listener = listenForAuthChanges(storage.url, authCache, (message) =>
       app.log.warn(message),
     );
     app.addHook('onClose', () => listener.close());
+  } else {
+    // Every use reads the count of changes first: nothing to wait for.
+    authCache?.setEnabled(true);
   }
 
   await app.register(

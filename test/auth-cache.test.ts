@@ -1,7 +1,9 @@
 // Authentication answers kept between requests (src/api-keys/auth-cache.ts) and forgotten on
-// every change (src/api-keys/auth-invalidation.ts, migration 0005). The cache's rules are
-// pure and tested on every engine; the notices are PostgreSQL's, tested there against a real
-// server, with a second connection standing for another process (the CLI, an operator).
+// every change: PostgreSQL announces changes (src/api-keys/auth-invalidation.ts, migration
+// 0005), SQLite counts them (migration 0008) and the cache reads the count before every use.
+// The cache's rules are pure and tested on every engine; each engine's way of learning of
+// changes is tested on it against a real server, with a second connection standing for
+// another process (the CLI, an operator).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
@@ -16,7 +18,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 void describe('AuthCache', () => {
   const make = (ttl = 1000, max = 3) => {
     let now = 0;
-    const cache = new AuthCache<string>(ttl, max, () => now);
+    const cache = new AuthCache<string>(ttl, max, { now: () => now });
     cache.setEnabled(true);
     return { cache, at: (t: number) => (now = t) };
   };
@@ -54,6 +56,22 @@ void describe('AuthCache', () => {
     cache.setEnabled(true);
     cache.set(token, 'a', 'v');
     assert.equal(cache.get('a'), undefined, 'a read from before switching on is not kept');
+  });
+
+  void test('counted: a count that moved forgets every answer, and answers read before it', () => {
+    const { cache } = make();
+    cache.observe(7);
+    cache.set(cache.token(), 'a', 'v');
+    cache.observe(7);
+    assert.equal(cache.get('a'), 'v', 'the same count keeps answers');
+    const token = cache.token(); // a read begins …
+    cache.observe(8); // … another request finds the count moved …
+    cache.set(token, 'b', 'read before the change'); // … the read's answer arrives
+    assert.equal(cache.get('a'), undefined);
+    assert.equal(cache.get('b'), undefined);
+    cache.set(cache.token(), 'b', 'new');
+    cache.observe(8);
+    assert.equal(cache.get('b'), 'new');
   });
 
   void test('bounded: the oldest answer goes first', () => {
@@ -174,6 +192,60 @@ if (TEST_ENGINE === 'postgres') {
       await silently(() => revokeElsewhere('manager'));
       assert.equal(await status('manager'), 401, 'read from the database');
       await waitForListener(true);
+    });
+  });
+}
+
+if (TEST_ENGINE === 'sqlite') {
+  void describe('authentication kept between requests, forgotten on every change (sqlite)', () => {
+    let t: TestApp;
+    let other: Database; // another process's connection
+    let org: TestOrg;
+
+    before(async () => {
+      t = await startTestApp({ rateLimitPerMinute: 0 });
+      other = createDatabase(t.config.database);
+    });
+    after(async () => {
+      await other.close();
+      await t.close();
+    });
+
+    const status = async (role: 'cashier' | 'manager' | 'viewer' | 'admin' = 'cashier') =>
+      (await t.call(org, role, { method: 'GET', url: '/v1/om/orders' })).statusCode;
+    const keyIds = (role: string) => sql`select id from api_keys where role = ${role} and id in
+      (select api_key_id from api_key_organizations where organization_id = ${org.id})`;
+
+    void test('an answer is kept: a change the count does not show is not seen until it moves', async () => {
+      org = await t.createOrg();
+      assert.equal(await status(), 200);
+      await other.transaction(async (tx) => {
+        await sql`update api_keys set revoked_at = ${nowIso()}
+          where id in (${keyIds('cashier')})`.execute(tx);
+        // Hide the change: put the count back where the service last read it.
+        await sql`update auth_changes set version = version - 1`.execute(tx);
+      });
+      assert.equal(await status(), 200, 'served from the cache');
+      await sql`update auth_changes set version = version + 1`.execute(other.db);
+      assert.equal(await status(), 401);
+    });
+
+    void test('a key revoked by another process is refused by the very next request', async () => {
+      org = await t.createOrg();
+      assert.equal(await status('manager'), 200);
+      await sql`update api_keys set revoked_at = ${nowIso()}
+        where id in (${keyIds('manager')})`.execute(other.db);
+      assert.equal(await status('manager'), 401);
+    });
+
+    void test('a key taken off an organization by another process is refused at once', async () => {
+      org = await t.createOrg();
+      assert.equal(await status('viewer'), 200);
+      await sql`delete from api_key_organizations
+        where organization_id = ${org.id} and api_key_id in (${keyIds('viewer')})`.execute(
+        other.db,
+      );
+      assert.equal(await status('viewer'), 403);
     });
   });
 }

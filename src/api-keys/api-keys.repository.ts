@@ -122,6 +122,18 @@ export async function findApiKeyForOrganization(
   };
 }
 
+const selectAuthChanges = prepared((db) =>
+  db.selectFrom('auth_changes').select('version').where('id', '=', 1),
+);
+
+/**
+ * SQLite: how many changes keys, their organizations and organizations have seen (migration
+ * 0008) — a number that moves whenever an authentication answer could.
+ */
+export async function authChangeCount(db: Kysely<DB>): Promise<number> {
+  return (await selectAuthChanges(db)).rows[0]!.version;
+}
+
 export async function findApiKey(db: Kysely<DB>, id: string): Promise<ApiKeyWithOrgs | undefined> {
   const row = await db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
   return row === undefined ? undefined : (await withOrganizations(db, [row]))[0];

@@ -180,6 +180,7 @@ async function keyForOrganization(
   cache: AuthCache<KeyForOrganization> | undefined,
 ): Promise<KeyForOrganization | undefined> {
   if (cache === undefined) return repo.findApiKeyForOrganization(database.db, hash, organizationId);
+  if (cache.counted) cache.observe(await repo.authChangeCount(database.db));
   const id = `${hash} ${organizationId}`;
   const kept = cache.get(id);
   if (kept !== undefined) return kept;

@@ -2,9 +2,11 @@
 // PostgreSQL a request does not spend a round trip (and a wait for a pool connection) on it:
 // under mixed load that was a fifth of a request's round trips (docs/performance.md).
 //
-// Kept only while something tells this process of every change that could alter an answer
-// (src/api-keys/auth-invalidation.ts): a change empties it, and while nobody would tell
-// (not yet listening, or the listener lost its connection) nothing is served from it. An
+// Kept only while this process learns of every change that could alter an answer: on
+// PostgreSQL it is told (src/api-keys/auth-invalidation.ts) — a change empties it, and while
+// nobody would tell (not yet listening, or the listener lost its connection) nothing is
+// served from it; on SQLite it asks before every use (`counted`): a count that every change
+// moves (migration 0008) read anew, and a count other than the last one empties it. An
 // answer read while a change was being announced is not kept: `token()` before the read,
 // `set(token, …)` after, and a change in between makes the token stale. Entries also expire
 // after `ttlMs`, a bound for anything that slipped past every notice.
@@ -12,12 +14,22 @@ export class AuthCache<V> {
   readonly #entries = new Map<string, { value: V; expires: number }>();
   #generation = 0;
   #enabled = false;
+  #count: number | undefined;
+  private readonly now: () => number;
+  readonly counted: boolean;
 
   constructor(
     private readonly ttlMs: number,
     private readonly maxEntries: number,
-    private readonly now: () => number = () => performance.now(),
-  ) {}
+    options: {
+      now?: () => number;
+      /** Changes are learnt by reading a count of them before every use (`observe`). */
+      counted?: boolean;
+    } = {},
+  ) {
+    this.now = options.now ?? (() => performance.now());
+    this.counted = options.counted ?? false;
+  }
 
   get enabled(): boolean {
     return this.#enabled;
@@ -46,6 +58,13 @@ export class AuthCache<V> {
     if (this.#entries.size >= this.maxEntries && !this.#entries.has(key))
       this.#entries.delete(this.#entries.keys().next().value!);
     this.#entries.set(key, { value, expires: this.now() + this.ttlMs });
+  }
+
+  /** The count of changes as just read: if it moved since the last reading, forget everything. */
+  observe(count: number): void {
+    if (count === this.#count) return;
+    this.#count = count;
+    this.invalidate();
   }
 
   /** Something changed: forget everything, and every answer being read now. */

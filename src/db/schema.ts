@@ -155,6 +155,12 @@ export interface EventsTable {
   created_at: string;
 }
 
+/** One row: a count every change to keys, their organizations or organizations moves. */
+export interface AuthChangesTable {
+  id: number;
+  version: number;
+}
+
 export interface IdempotencyKeysTable {
   scope: string;
   key: string;
@@ -178,4 +184,6 @@ export interface DB {
   payments: PaymentsTable;
   events: EventsTable;
   idempotency_keys: IdempotencyKeysTable;
+  /** SQLite only (migration 0008). */
+  auth_changes: AuthChangesTable;
 }
