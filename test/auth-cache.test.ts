@@ -84,29 +84,40 @@ void describe('AuthCache', () => {
   });
 });
 
+type Role = 'cashier' | 'manager' | 'viewer' | 'admin';
+
+/**
+ * The app under test, and a second connection to its database standing for another process
+ * (the CLI, an operator); `ready` runs once both are up.
+ */
+function appAndAnotherConnection(ready: () => Promise<void> = async () => {}) {
+  const s = {} as { t: TestApp; other: Database };
+  before(async () => {
+    s.t = await startTestApp({ rateLimitPerMinute: 0 });
+    s.other = createDatabase(s.t.config.database);
+    await ready();
+  });
+  after(async () => {
+    await s.other.close();
+    await s.t.close();
+  });
+  return s;
+}
+
+/** The answer's status to a GET with `org`'s key of `role`. */
+const statusOf = async (t: TestApp, org: TestOrg, role: Role = 'cashier') =>
+  (await t.call(org, role, { method: 'GET', url: '/v1/om/orders' })).statusCode;
+
 if (TEST_ENGINE === 'postgres') {
   void describe('authentication kept between requests, forgotten on every change (postgres)', () => {
-    let t: TestApp;
-    let other: Database; // another process's connection
     let org: TestOrg;
-
-    before(async () => {
-      t = await startTestApp({ rateLimitPerMinute: 0 });
-      other = createDatabase(t.config.database);
-      await waitForListener(true);
-    });
-    after(async () => {
-      await other.close();
-      await t.close();
-    });
-
-    const status = async (role: 'cashier' | 'manager' | 'viewer' | 'admin' = 'cashier') =>
-      (await t.call(org, role, { method: 'GET', url: '/v1/om/orders' })).statusCode;
+    const s = appAndAnotherConnection(() => waitForListener(true));
+    const status = (role?: Role) => statusOf(s.t, org, role);
     const listeners = async () =>
       (
         await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity
           where application_name = 'om-auth-listener' and datname = current_database()
-          and state = 'idle' and query = 'listen om_auth'`.execute(other.db)
+          and state = 'idle' and query = 'listen om_auth'`.execute(s.other.db)
       ).rows[0]!.n;
     const waitForListener = async (up: boolean) => {
       for (let i = 0; i < 100 && (await listeners()) > 0 !== up; i++) await sleep(50);
@@ -116,35 +127,35 @@ if (TEST_ENGINE === 'postgres') {
     const revokeElsewhere = (role: string) =>
       sql`update api_keys set revoked_at = ${nowIso()} where role = ${role} and id in
         (select api_key_id from api_key_organizations where organization_id = ${org.id})`.execute(
-        other.db,
+        s.other.db,
       );
     /** Changes made while this is on announce nothing: what the cache keeps then shows. */
     const silently = async (fn: () => Promise<unknown>) => {
       await sql`alter table api_keys disable trigger api_keys_announce_auth_change`.execute(
-        other.db,
+        s.other.db,
       );
       try {
         await fn();
       } finally {
         await sql`alter table api_keys enable trigger api_keys_announce_auth_change`.execute(
-          other.db,
+          s.other.db,
         );
       }
     };
 
     void test('an answer is kept: a change nobody announces is not seen until one is', async () => {
-      org = await t.createOrg();
+      org = await s.t.createOrg();
       await sleep(100); // the notices of the organization's creation are heard
       assert.equal(await status(), 200);
       await silently(() => revokeElsewhere('cashier'));
       assert.equal(await status(), 200, 'served from the cache');
-      await sql`select pg_notify('om_auth', '')`.execute(other.db);
+      await sql`select pg_notify('om_auth', '')`.execute(s.other.db);
       await sleep(100);
       assert.equal(await status(), 401);
     });
 
     void test('a key revoked by another process is refused as soon as the notice arrives', async () => {
-      org = await t.createOrg();
+      org = await s.t.createOrg();
       assert.equal(await status(), 200);
       const revoked = performance.now();
       await revokeElsewhere('cashier');
@@ -155,11 +166,15 @@ if (TEST_ENGINE === 'postgres') {
     });
 
     void test("a key revoked through this instance's admin API is refused by the very next request", async () => {
-      org = await t.createOrg();
+      org = await s.t.createOrg();
       assert.equal(await status('viewer'), 200);
-      const admin = { 'api-key': t.rootKey, 'organization-id': org.id };
+      const admin = { 'api-key': s.t.rootKey, 'organization-id': org.id };
       const keys = json(
-        await t.app.inject({ method: 'GET', url: '/v1/admin/api-keys?limit=100', headers: admin }),
+        await s.t.app.inject({
+          method: 'GET',
+          url: '/v1/admin/api-keys?limit=100',
+          headers: admin,
+        }),
       );
       const items = keys.data.items as { id: string; name: string; organizations: unknown }[];
       const viewer = items.find(
@@ -171,7 +186,7 @@ if (TEST_ENGINE === 'postgres') {
       assert.ok(viewer);
       // Announced by no notice: only this instance's own forgetting can refuse it.
       await silently(async () => {
-        const revoke = await t.app.inject({
+        const revoke = await s.t.app.inject({
           method: 'PATCH',
           url: `/v1/admin/api-keys/${viewer.id}/revoke`,
           headers: admin,
@@ -182,11 +197,11 @@ if (TEST_ENGINE === 'postgres') {
     });
 
     void test('while nobody listens nothing is served from the cache; listening resumes', async () => {
-      org = await t.createOrg();
+      org = await s.t.createOrg();
       assert.equal(await status('manager'), 200);
       await sql`select pg_terminate_backend(pid) from pg_stat_activity
         where application_name = 'om-auth-listener' and datname = current_database()`.execute(
-        other.db,
+        s.other.db,
       );
       await sleep(100);
       await silently(() => revokeElsewhere('manager'));
@@ -198,52 +213,40 @@ if (TEST_ENGINE === 'postgres') {
 
 if (TEST_ENGINE === 'sqlite') {
   void describe('authentication kept between requests, forgotten on every change (sqlite)', () => {
-    let t: TestApp;
-    let other: Database; // another process's connection
     let org: TestOrg;
-
-    before(async () => {
-      t = await startTestApp({ rateLimitPerMinute: 0 });
-      other = createDatabase(t.config.database);
-    });
-    after(async () => {
-      await other.close();
-      await t.close();
-    });
-
-    const status = async (role: 'cashier' | 'manager' | 'viewer' | 'admin' = 'cashier') =>
-      (await t.call(org, role, { method: 'GET', url: '/v1/om/orders' })).statusCode;
+    const s = appAndAnotherConnection();
+    const status = (role?: Role) => statusOf(s.t, org, role);
     const keyIds = (role: string) => sql`select id from api_keys where role = ${role} and id in
       (select api_key_id from api_key_organizations where organization_id = ${org.id})`;
 
     void test('an answer is kept: a change the count does not show is not seen until it moves', async () => {
-      org = await t.createOrg();
+      org = await s.t.createOrg();
       assert.equal(await status(), 200);
-      await other.transaction(async (tx) => {
+      await s.other.transaction(async (tx) => {
         await sql`update api_keys set revoked_at = ${nowIso()}
           where id in (${keyIds('cashier')})`.execute(tx);
         // Hide the change: put the count back where the service last read it.
         await sql`update auth_changes set version = version - 1`.execute(tx);
       });
       assert.equal(await status(), 200, 'served from the cache');
-      await sql`update auth_changes set version = version + 1`.execute(other.db);
+      await sql`update auth_changes set version = version + 1`.execute(s.other.db);
       assert.equal(await status(), 401);
     });
 
     void test('a key revoked by another process is refused by the very next request', async () => {
-      org = await t.createOrg();
+      org = await s.t.createOrg();
       assert.equal(await status('manager'), 200);
       await sql`update api_keys set revoked_at = ${nowIso()}
-        where id in (${keyIds('manager')})`.execute(other.db);
+        where id in (${keyIds('manager')})`.execute(s.other.db);
       assert.equal(await status('manager'), 401);
     });
 
     void test('a key taken off an organization by another process is refused at once', async () => {
-      org = await t.createOrg();
+      org = await s.t.createOrg();
       assert.equal(await status('viewer'), 200);
       await sql`delete from api_key_organizations
         where organization_id = ${org.id} and api_key_id in (${keyIds('viewer')})`.execute(
-        other.db,
+        s.other.db,
       );
       assert.equal(await status('viewer'), 403);
     });
