@@ -1,14 +1,17 @@
-// orderPaymentsOf (src/payments/payments.view.ts) builds `{items, paymentMethods}` from rows
-// read together: the methods the items use, in the order they first use them — and, should
-// the method rows read beside the payments lack one (a payment moved to another method
-// between the two statements), that method read on its own.
+// orderPaymentsOf and listedPaymentsOf (src/payments/payments.view.ts) build `{items,
+// paymentMethods}` from rows read together: the methods the items use, in the order they
+// first use them — and, should the method or order rows read beside the payments lack one
+// (the page moved, or a payment changed method, between the statements), that row read on
+// its own. GET /payments sends its three reads in one round trip on PostgreSQL.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createDatabase, type ExecutedStatement } from '../src/db/engine.ts';
 import { findOrder } from '../src/orders/orders.repository.ts';
 import { findPaymentMethodsByIds } from '../src/payment-methods/payment-methods.repository.ts';
 import { together } from '../src/db/together.ts';
 import { paymentsOfOrderQuery } from '../src/payments/payments.repository.ts';
-import { orderPaymentsOf } from '../src/payments/payments.view.ts';
+import { listPayments } from '../src/payments/payments.service.ts';
+import { listedPaymentsOf, orderPaymentsOf } from '../src/payments/payments.view.ts';
 import type { RequestContext } from '../src/shared/context.ts';
 import { json, startTestApp, type TestApp, type TestOrg } from './support/app.ts';
 import { TEST_ENGINE } from './support/database.ts';
@@ -102,5 +105,36 @@ void describe(`orderPaymentsOf (${TEST_ENGINE})`, () => {
       fewer.paymentMethods.map((m) => m.id),
       [methods[0]],
     );
+  });
+
+  void test('a page of payments answers like the order’s list; an order missing beside it is read on its own', async () => {
+    const { db, order, rows } = await read();
+    const methodRows = await findPaymentMethodsByIds(db, org.id, methods);
+    const expected = await orderPaymentsOf(db, ctx, order, rows, methodRows);
+    assert.deepEqual(await listedPaymentsOf(db, ctx, rows, [order], methodRows), expected);
+    // No order rows at all: each is read, so `can` and the refundable figures still follow it.
+    assert.deepEqual(await listedPaymentsOf(db, ctx, rows, [], methodRows), expected);
+    assert.ok(expected.items.every((p) => p.can.includes('confirm')));
+  });
+
+  void test('GET /payments: the page, its orders and its methods in one round trip on PostgreSQL', async () => {
+    const seen: ExecutedStatement[] = [];
+    const watched = createDatabase(t.testDatabase.config, { onStatement: (s) => seen.push(s) });
+    try {
+      const page = await listPayments(watched, ctx, { orderId, limit: 2 });
+      assert.equal(page.items.length, 2);
+      assert.ok(page.next !== null);
+      assert.deepEqual(
+        page.paymentMethods.map((m) => m.id),
+        [methods[0]],
+      );
+      // withNext: the statement went in the same round trip as the one after it.
+      assert.deepEqual(
+        seen.map((s) => Boolean(s.withNext)),
+        TEST_ENGINE === 'postgres' ? [true, true, false] : [false, false, false],
+      );
+    } finally {
+      await watched.close();
+    }
   });
 });

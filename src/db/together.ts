@@ -9,7 +9,15 @@
 // sent one by one, only microseconds apart instead of round trips apart.
 //
 // SQLite has no round trips: the queries simply run one after another.
-import { CompiledQuery, PostgresAdapter, type Kysely } from 'kysely';
+import {
+  CompiledQuery,
+  PostgresAdapter,
+  sql,
+  type Expression,
+  type Kysely,
+  type RawBuilder,
+  type SqlBool,
+} from 'kysely';
 import { isDeferred, TOGETHER } from './pg-pool.ts';
 import type { DB } from './schema.ts';
 
@@ -31,4 +39,21 @@ export async function together<Q extends readonly CompiledQuery<unknown>[]>(
   const answers: unknown[][] = [];
   for (const query of queries) answers.push((await db.executeQuery(query)).rows);
   return answers as RowsOf<Q>;
+}
+
+/**
+ * `column in (subquery)`, the subquery run once: for a statement that reads what another one
+ * sent beside it refers to, through that statement's own query (the orders of a page of
+ * payments). PostgreSQL may plan a plain `in` as a semi-join that runs the subquery again for
+ * every row of the outer table (seen for a page's methods); `= any(array(…))` makes it an
+ * InitPlan, run once. SQLite runs an uncorrelated `in` subquery once already.
+ */
+export function amongSubquery(
+  db: Kysely<DB>,
+  column: string,
+  subquery: Expression<unknown>,
+): RawBuilder<SqlBool> {
+  return db.getExecutor().adapter instanceof PostgresAdapter
+    ? sql<SqlBool>`${sql.ref(column)} = any(array(${subquery}))`
+    : sql<SqlBool>`${sql.ref(column)} in (${subquery})`;
 }

@@ -109,15 +109,10 @@ export interface PaymentFilters {
   createdTo?: string | undefined;
 }
 
-export async function listPayments(
-  db: Kysely<DB>,
-  organizationId: string,
-  filters: PaymentFilters,
-  page: { limit: number; cursor: PageCursor | undefined },
-): Promise<PaymentRow[]> {
+/** The organization's non-deleted payments that match `filters`, nothing selected yet. */
+function filtered(db: Kysely<DB>, organizationId: string, filters: PaymentFilters) {
   let q = db
     .selectFrom('payments')
-    .selectAll()
     .where('organization_id', '=', organizationId)
     .where('deleted_at', 'is', null);
   if (filters.orderId !== undefined) q = q.where('order_id', '=', filters.orderId);
@@ -128,7 +123,31 @@ export async function listPayments(
   if (filters.invoiceId !== undefined) q = q.where('invoice_id', '=', filters.invoiceId);
   if (filters.createdFrom !== undefined) q = q.where('created_at', '>=', filters.createdFrom);
   if (filters.createdTo !== undefined) q = q.where('created_at', '<', filters.createdTo);
-  return newestFirst(q, page).execute();
+  return q;
+}
+
+/** One page of the matching payments, newest first (compiled, for `together`). */
+export function listPaymentsQuery(
+  db: Kysely<DB>,
+  organizationId: string,
+  filters: PaymentFilters,
+  page: { limit: number; cursor: PageCursor | undefined },
+) {
+  return newestFirst(filtered(db, organizationId, filters).selectAll(), page).compile();
+}
+
+/**
+ * One column of that same page, as a subquery: what the page refers to (its orders, its
+ * methods) can then be read in a statement of its own, sent beside the page's.
+ */
+export function listedPaymentsColumn<C extends 'order_id' | 'method_id'>(
+  db: Kysely<DB>,
+  organizationId: string,
+  filters: PaymentFilters,
+  page: { limit: number; cursor: PageCursor | undefined },
+  column: C,
+) {
+  return newestFirst(filtered(db, organizationId, filters).select(column), page);
 }
 
 /** Ids of a receipt's refunds in pending/progress/complete, oldest first. */

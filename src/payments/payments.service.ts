@@ -13,9 +13,9 @@ import { appendEvent, diff, eventsOf, type EventRecord } from '../events/events.
 import { findInvoiceForUse } from '../invoices/invoices.repository.ts';
 import { formatAmount, parseAmount } from '../money/wire.ts';
 import {
-  findOrdersByIds,
   lockOrderOfPaymentQuery,
   orderOfPaymentQuery,
+  ordersAmongQuery,
   updateOrder,
   type OrderRow,
 } from '../orders/orders.repository.ts';
@@ -23,6 +23,7 @@ import { balanceWarnings } from '../orders/orders.service.ts';
 import {
   findPaymentMethodForUse,
   methodForUseQuery,
+  methodsAmongQuery,
   type PaymentMethodRow,
 } from '../payment-methods/payment-methods.repository.ts';
 import { createdBy, updatedBy } from '../shared/audit.ts';
@@ -45,11 +46,11 @@ import {
   type Figures,
 } from './payments.rules.ts';
 import {
+  listedPaymentsOf,
   orderFacts,
   orderPayments,
   paymentFacts,
   toPayment,
-  withMethods,
   type OrderPayments,
   type Payment,
 } from './payments.view.ts';
@@ -885,25 +886,25 @@ export async function listPayments(
   ctx: RequestContext,
   query: ListPaymentsQuery,
 ): Promise<OrderPayments & { next: string | null }> {
-  const { limit, cursor, ...filters } = query;
-  const rows = await repo.listPayments(
-    database.db,
-    ctx.organization.id,
-    {
-      ...filters,
-      createdFrom: normalizeOptionalInstant('createdFrom', filters.createdFrom),
-      createdTo: normalizeOptionalInstant('createdTo', filters.createdTo),
-    },
-    { limit, cursor: decodeCursor(cursor) },
+  const { limit, cursor, ...given } = query;
+  const filters = {
+    ...given,
+    createdFrom: normalizeOptionalInstant('createdFrom', given.createdFrom),
+    createdTo: normalizeOptionalInstant('createdTo', given.createdTo),
+  };
+  const page = { limit, cursor: decodeCursor(cursor) };
+  const { db } = database;
+  const org = ctx.organization.id;
+  const listed = (column: 'order_id' | 'method_id') =>
+    repo.listedPaymentsColumn(db, org, filters, page, column);
+  // The page, its orders (for `can` and the refundable figures) and its methods in one round
+  // trip (src/db/together.ts), each read through the page's own query.
+  const [rows, orders, methods] = await together(
+    db,
+    repo.listPaymentsQuery(db, org, filters, page),
+    ordersAmongQuery(db, org, listed('order_id')),
+    methodsAmongQuery(db, org, listed('method_id')),
   );
-  const page = toPage(rows, limit);
-  const orders = await findOrdersByIds(
-    database.db,
-    ctx.organization.id,
-    page.rows.map((r) => r.order_id),
-  );
-  const items = page.rows.map((row) =>
-    toPayment(ctx, row, orderFacts(ctx, orders.get(row.order_id)!)),
-  );
-  return { ...(await withMethods(database.db, ctx, items)), next: page.next };
+  const { rows: pageRows, next } = toPage(rows, limit);
+  return { ...(await listedPaymentsOf(db, ctx, pageRows, orders, methods)), next };
 }

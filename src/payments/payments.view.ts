@@ -4,7 +4,7 @@ import type { Kysely } from 'kysely';
 import type { DB, PaymentStatus, PaymentType } from '../db/schema.ts';
 import { together } from '../db/together.ts';
 import { formatAmount } from '../money/wire.ts';
-import type { OrderRow } from '../orders/orders.repository.ts';
+import { findOrdersByIds, type OrderRow } from '../orders/orders.repository.ts';
 import {
   methodsOfOrderQuery,
   type PaymentMethodRow,
@@ -140,9 +140,7 @@ export function orderPaymentsQueries(db: Kysely<DB>, ctx: RequestContext, orderI
 
 /**
  * `{items, paymentMethods}` from the order's payment rows and the method rows read beside
- * them: the methods the items use, in the order the items first use them. Should a payment
- * have moved to another method between the two reads (they are separate statements outside
- * a transaction), its method is read on its own, so the list is never short of one.
+ * them (see `withMethodsFrom`).
  */
 export async function orderPaymentsOf(
   db: Kysely<DB>,
@@ -152,7 +150,57 @@ export async function orderPaymentsOf(
   methods: PaymentMethodRow[],
 ): Promise<OrderPayments> {
   const facts = orderFacts(ctx, order);
-  const items = rows.map((row) => toPayment(ctx, row, facts));
+  return withMethodsFrom(
+    db,
+    ctx,
+    rows.map((row) => toPayment(ctx, row, facts)),
+    methods,
+  );
+}
+
+/**
+ * `{items, paymentMethods}` of a page of payments of any orders (GET /payments), from the
+ * order and method rows read beside the page (src/db/together.ts). Each of those statements
+ * sees the data as of its own start, so should the page have moved between them (a payment
+ * created meanwhile pushes one off its end), an order missing from those rows is read on its
+ * own; methods as in `withMethodsFrom`.
+ */
+export async function listedPaymentsOf(
+  db: Kysely<DB>,
+  ctx: RequestContext,
+  rows: repo.PaymentRow[],
+  orders: OrderRow[],
+  methods: PaymentMethodRow[],
+): Promise<OrderPayments> {
+  const byId = new Map(orders.map((o) => [o.id, o]));
+  const missing = rows.map((r) => r.order_id).filter((id) => !byId.has(id));
+  if (missing.length > 0) {
+    for (const [id, order] of await findOrdersByIds(db, ctx.organization.id, missing)) {
+      byId.set(id, order);
+    }
+  }
+  const facts = new Map([...byId].map(([id, order]) => [id, orderFacts(ctx, order)]));
+  return withMethodsFrom(
+    db,
+    ctx,
+    // A payment's order is never deleted, so every row's order is there.
+    rows.map((row) => toPayment(ctx, row, facts.get(row.order_id)!)),
+    methods,
+  );
+}
+
+/**
+ * `{items, paymentMethods}` from the items and the method rows read beside them: the methods
+ * the items use, in the order the items first use them. Should a payment have moved to
+ * another method between the two reads (separate statements outside a transaction), its
+ * method is read on its own, so the list is never short of one.
+ */
+async function withMethodsFrom(
+  db: Kysely<DB>,
+  ctx: RequestContext,
+  items: Payment[],
+  methods: PaymentMethodRow[],
+): Promise<OrderPayments> {
   const byId = new Map(methods.map((m) => [m.id, m]));
   const used = [...new Set(items.flatMap((p) => (p.methodUid === null ? [] : [p.methodUid])))];
   if (used.some((id) => !byId.has(id))) return withMethods(db, ctx, items);
