@@ -2,10 +2,11 @@
 // one fresh database, and a no-op on a database that is already up to date.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import { createDatabase, type Database } from '../src/db/engine.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import { MIGRATIONS } from '../src/db/migrations/index.ts';
+import { listPaymentsQuery } from '../src/payments/payments.repository.ts';
 import { createOrganization } from '../src/organizations/organizations.service.ts';
 import { cliCaller } from '../src/shared/context.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
@@ -160,6 +161,36 @@ void test('migrating an up-to-date database changes nothing', async () => {
   }
 });
 
+/** The statement's plan, as text. PostgreSQL would scan an empty table whatever the indexes: asked with sequential scans off. */
+async function planOf(database: Database, query: CompiledQuery): Promise<string> {
+  const explain = (prefix: string) =>
+    CompiledQuery.raw(`${prefix} ${query.sql}`, [...query.parameters]) as CompiledQuery<
+      Record<string, unknown>
+    >;
+  const rows =
+    database.engine === 'postgres'
+      ? await database.transaction(async (tx) => {
+          await sql`set local enable_seqscan = off`.execute(tx);
+          return (await tx.executeQuery(explain('explain'))).rows;
+        })
+      : (await database.db.executeQuery(explain('explain query plan'))).rows;
+  return rows
+    .map((r) => (database.engine === 'postgres' ? Object.values(r) : [r.detail]).join(' '))
+    .join('\n');
+}
+
+/** The index's definition, as the engine keeps it. */
+async function definitionOf(database: Database, index: string): Promise<string> {
+  if (database.engine === 'postgres') {
+    const { rows } = await sql<{ indexdef: string }>`
+      select indexdef from pg_indexes where indexname = ${index}`.execute(database.db);
+    return rows[0]!.indexdef;
+  }
+  const { rows } = await sql<{ sql: string }>`
+    select sql from sqlite_master where name = ${index}`.execute(database.db);
+  return rows[0]!.sql;
+}
+
 void test('the refund-source and invoice indexes hold only rows with a value, and the lookups still use them', async () => {
   const testDatabase = await createTestDatabase();
   try {
@@ -172,30 +203,33 @@ void test('the refund-source and invoice indexes hold only rows with a value, an
           where organization_id = ${'o'} and invoice_id = ${'i'}`,
       };
       for (const [index, lookup] of Object.entries(lookups)) {
-        let definition: string;
-        let plan: string;
-        if (database.engine === 'postgres') {
-          const { rows } = await sql<{ indexdef: string }>`
-            select indexdef from pg_indexes where indexname = ${index}`.execute(database.db);
-          definition = rows[0]!.indexdef;
-          // An empty table would be scanned whatever the indexes: ask for the index plan.
-          plan = await database.transaction(async (tx) => {
-            await sql`set local enable_seqscan = off`.execute(tx);
-            const explained = await sql<Record<string, string>>`explain ${lookup}`.execute(tx);
-            return explained.rows.map((r) => Object.values(r).join(' ')).join('\n');
-          });
-        } else {
-          const { rows } = await sql<{ sql: string }>`
-            select sql from sqlite_master where name = ${index}`.execute(database.db);
-          definition = rows[0]!.sql;
-          const explained = await sql<{ detail: string }>`explain query plan ${lookup}`.execute(
-            database.db,
-          );
-          plan = explained.rows.map((r) => r.detail).join('\n');
-        }
-        assert.match(definition, /where .*is not null/i, index);
+        assert.match(await definitionOf(database, index), /where .*is not null/i, index);
+        const plan = await planOf(database, lookup.compile(database.db));
         assert.match(plan, new RegExp(index), `${index} in the plan:\n${plan}`);
       }
+    });
+  } finally {
+    await testDatabase.drop();
+  }
+});
+
+void test('a page of payments by customer or by method is read from an index in the page’s order', async () => {
+  const testDatabase = await createTestDatabase();
+  try {
+    await withDatabase(testDatabase, async (database) => {
+      await migrateToLatest(database);
+      const page = { limit: 20, cursor: { createdAt: '2026-01-01T00:00:00.000Z', id: 'p' } };
+      const lists = {
+        payments_by_customer: { customerUid: 'c' },
+        payments_by_method: { methodId: 'm' },
+      };
+      for (const [index, filters] of Object.entries(lists)) {
+        const plan = await planOf(database, listPaymentsQuery(database.db, 'o', filters, page));
+        assert.match(plan, new RegExp(index), `${index} in the plan:\n${plan}`);
+        // No sort step: the index gives the page's order, so only the page is read.
+        assert.doesNotMatch(plan, /\bSort\b|TEMP B-TREE/, plan);
+      }
+      assert.match(await definitionOf(database, 'payments_by_customer'), /where .*is not null/i);
     });
   } finally {
     await testDatabase.drop();
