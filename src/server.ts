@@ -7,6 +7,9 @@ import { migrateToLatest } from './db/migrate.ts';
 import { purgeIdempotencyKeys } from './http/idempotency.ts';
 import { bootstrapIfEmpty, type Bootstrapped } from './organizations/bootstrap.ts';
 
+/** How often expired Idempotency-Keys are looked for. */
+const PURGE_EVERY_MS = 60_000;
+
 export interface RunningServer {
   app: FastifyInstance;
   database: Database;
@@ -25,15 +28,28 @@ export async function startServer(
       ? await bootstrapIfEmpty(database, config.defaultCurrency)
       : undefined;
     const app = await buildApp({ config, database });
-    // Forget expired Idempotency-Keys now and every hour; a failed purge is retried next time.
+    // Forget expired Idempotency-Keys now and every minute, so each purge has a minute's
+    // keys to forget, in batches between requests (src/http/idempotency.ts); one purge at a
+    // time; a failed one is retried next time; closing stops it between batches.
+    let purging: Promise<void> | undefined;
+    const closing = new AbortController();
     const purge = (): void => {
-      purgeIdempotencyKeys(database, config.idempotencyRetentionHours).catch((error: unknown) =>
-        app.log.warn({ err: error }, 'idempotency purge failed'),
-      );
+      purging ??= purgeIdempotencyKeys(database, config.idempotencyRetentionHours, {
+        signal: closing.signal,
+      })
+        .then(
+          () => undefined,
+          (error: unknown) => app.log.warn({ err: error }, 'idempotency purge failed'),
+        )
+        .finally(() => (purging = undefined));
     };
     purge();
-    const purgeTimer = setInterval(purge, 3_600_000).unref();
-    app.addHook('onClose', async () => clearInterval(purgeTimer));
+    const purgeTimer = setInterval(purge, PURGE_EVERY_MS).unref();
+    app.addHook('onClose', async () => {
+      clearInterval(purgeTimer);
+      closing.abort();
+      await purging;
+    });
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;

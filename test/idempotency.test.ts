@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InjectOptions } from 'fastify';
 import pg from 'pg';
+import { createDatabase } from '../src/db/engine.ts';
 import { purgeIdempotencyKeys } from '../src/http/idempotency.ts';
 import { TEST_ENGINE } from './support/database.ts';
 import { json, startTestApp, type TestApp, type TestOrg } from './support/app.ts';
@@ -325,6 +326,70 @@ void describe(`Idempotency-Key (${TEST_ENGINE})`, () => {
       payload: { params: { total: 3 } },
     });
     assert.equal(reused.statusCode, 200, 'a purged key is free again');
+  });
+
+  void test('the purge forgets expired keys a batch at a time, oldest first, and stops when told', async () => {
+    const key = (name: string, created_at: string) => ({
+      scope: 'purge-test',
+      key: name,
+      fingerprint: 'f',
+      status_code: 200,
+      response: '{}',
+      response_encoding: 'identity' as const,
+      created_at,
+    });
+    await t.database.db
+      .insertInto('idempotency_keys')
+      .values([
+        key('third', '2020-01-01T00:00:03.000Z'),
+        key('first', '2020-01-01T00:00:01.000Z'),
+        key('second', '2020-01-01T00:00:02.000Z'),
+        key('fresh', new Date().toISOString()),
+      ])
+      .execute();
+    const left = async () =>
+      (
+        await t.database.db
+          .selectFrom('idempotency_keys')
+          .select('key')
+          .where('scope', '=', 'purge-test')
+          .orderBy('key')
+          .execute()
+      ).map((r) => r.key);
+
+    // Told to stop before it starts: nothing is forgotten.
+    const stopped = new AbortController();
+    stopped.abort();
+    assert.equal(await purgeIdempotencyKeys(t.database, 24, { signal: stopped.signal }), 0);
+    assert.deepEqual(await left(), ['first', 'fresh', 'second', 'third']);
+
+    // Batches of two, told to stop as the first is sent: the two oldest go, and no more.
+    const deletes: string[] = [];
+    const stop = new AbortController();
+    const watched = createDatabase(t.testDatabase.config, {
+      onStatement: (s) => {
+        if (!/^delete/i.test(s.sql)) return;
+        deletes.push(s.sql);
+        stop.abort();
+      },
+    });
+    try {
+      assert.equal(await purgeIdempotencyKeys(watched, 24, { batch: 2, signal: stop.signal }), 2);
+      assert.deepEqual(await left(), ['fresh', 'third']);
+      // Again without stopping, three expired: a full batch, then one short of full, and done.
+      await t.database.db
+        .insertInto('idempotency_keys')
+        .values([
+          key('fourth', '2020-01-01T00:00:04.000Z'),
+          key('fifth', '2020-01-01T00:00:05.000Z'),
+        ])
+        .execute();
+      assert.equal(await purgeIdempotencyKeys(watched, 24, { batch: 2 }), 3);
+      assert.equal(deletes.length, 3);
+    } finally {
+      await watched.close();
+    }
+    assert.deepEqual(await left(), ['fresh']);
   });
 
   // PostgreSQL sends the key's claim in the round trip of the request's first statement

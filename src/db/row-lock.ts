@@ -9,14 +9,20 @@ import type { DB } from './schema.ts';
 interface Lockable<Q> {
   forUpdate(): Q;
   forShare(): Q;
+  skipLocked(): Q;
 }
 
-/** `query` taking `strength` row locks on PostgreSQL; `query` as it is on SQLite. */
+/**
+ * `query` taking `strength` row locks on PostgreSQL; `query` as it is on SQLite. With
+ * `skipLocked`, rows another transaction holds are left out instead of waited for.
+ */
 export function withRowLock<Q extends Lockable<Q>>(
   db: Kysely<DB>,
   query: Q,
   strength: 'update' | 'share',
+  { skipLocked = false }: { skipLocked?: boolean } = {},
 ): Q {
   if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return query;
-  return strength === 'update' ? query.forUpdate() : query.forShare();
+  const locked = strength === 'update' ? query.forUpdate() : query.forShare();
+  return skipLocked ? locked.skipLocked() : locked;
 }
