@@ -3,9 +3,9 @@
 import type { Kysely, Selectable, SelectQueryBuilder, Updateable } from 'kysely';
 import { newestFirst, type PageCursor } from '../db/pagination.ts';
 import { prepared } from '../db/prepared.ts';
-import { amongSubquery } from '../db/together.ts';
 import { withRowLock } from '../db/row-lock.ts';
 import type { DB, PaymentMethodsTable } from '../db/schema.ts';
+import { amongSubquery } from '../db/together.ts';
 
 export type PaymentMethodRow = Selectable<PaymentMethodsTable>;
 
