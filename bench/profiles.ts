@@ -10,6 +10,8 @@ export interface BenchProfile {
   ceilingS: number;
   /** Requests (one order each) per growth run. */
   growthCycles: number;
+  /** Requests of the same operation, unreported, right before each growth run. */
+  growthWarmCycles: number;
   /**
    * Runs per growth case; the median is judged (of an even number, the slower middle one).
    * One run of a few thousand requests lasts about a second, where one stall (a
@@ -29,6 +31,7 @@ export const PROFILES = {
     scenarioS: 2,
     ceilingS: 2,
     growthCycles: 150,
+    growthWarmCycles: 50,
     growthRounds: 1,
     historySmall: 2_000,
     historyLarge: 10_000,
@@ -39,6 +42,7 @@ export const PROFILES = {
     scenarioS: 10,
     ceilingS: 10,
     growthCycles: 1_000,
+    growthWarmCycles: 500,
     growthRounds: 2,
     historySmall: 10_000,
     historyLarge: 100_000,
@@ -49,6 +53,7 @@ export const PROFILES = {
     scenarioS: 30,
     ceilingS: 30,
     growthCycles: 2_000,
+    growthWarmCycles: 1_000,
     growthRounds: 3,
     historySmall: 10_000,
     historyLarge: 1_000_000,
