@@ -3,17 +3,15 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
 import type { Config } from './config.ts';
 import type { Database } from './db/engine.ts';
-import { AppError } from './errors.ts';
 import { apiKeyAdminRoutes } from './api-keys/api-keys.routes.ts';
 import type { KeyForOrganization } from './api-keys/api-keys.service.ts';
 import { AuthCache } from './api-keys/auth-cache.ts';
 import { listenForAuthChanges } from './api-keys/auth-invalidation.ts';
 import { adminAuth, callerOfRequest, contextOf, organizationAuth } from './http/auth.ts';
 import { registerIdempotency } from './http/idempotency.ts';
-import { APP_NAME, INSTANCE_ID, ok, requestIdFrom } from './http/envelope.ts';
+import { APP_NAME, requestIdFrom } from './http/envelope.ts';
 import {
   clientErrorHandler,
   frameworkErrors,
@@ -22,7 +20,8 @@ import {
 } from './http/error-handler.ts';
 import { registerJsonBodyParser } from './http/json-body.ts';
 import { registerMetrics, registerRateLimit } from './http/operations.ts';
-import { Envelope, ErrorEnvelope, OptionalParamsBody } from './http/schemas.ts';
+import { OptionalParamsBody } from './http/schemas.ts';
+import { OPENAPI_TAGS, operationsRoutes } from './http/operations.routes.ts';
 import { validatorCompiler } from './http/validation.ts';
 import {
   organizationAdminRoutes,
@@ -92,48 +91,39 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
         version: '1',
         description:
           'Payments of an order-management platform. Every call under /v1/om/ needs the ' +
-          '`api-key` and `organization-id` headers; bodies of POST and PATCH are `{"params": {...}}`.',
+          '`api-key` and `organization-id` headers (under /v1/admin/ only `api-key`); bodies of ' +
+          'POST and PATCH are `{"params": {...}}`, where `null` for an optional field means ' +
+          'absent on create and clears it on update where that is allowed. Success answers ' +
+          '`{app, service, warnings, instanceId, requestId, data}`; errors ' +
+          '`{error: {code, message, details?}, requestId}` — each operation lists its codes ' +
+          '(`x-error-codes` and a table). Every write accepts an `Idempotency-Key` header. ' +
+          'Requests whose headers are too large (431) or that arrive too slowly (408) are ' +
+          'refused before routing.',
       },
+      servers: [{ url: '/', description: 'This service' }],
+      tags: OPENAPI_TAGS,
       components: {
-        securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'api-key' } },
+        securitySchemes: {
+          apiKey: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'api-key',
+            description: 'A secret issued by the service (shown once).',
+          },
+          organizationId: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'organization-id',
+            description: 'The organization the call acts on; the key must be allowed for it.',
+          },
+        },
       },
-      security: [{ apiKey: [] }],
+      security: [{ apiKey: [], organizationId: [] }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  const Status = Envelope(Type.Object({ status: Type.String(), instanceId: Type.String() }));
-  app.get(
-    '/healthz',
-    {
-      schema: {
-        tags: ['operations'],
-        summary: 'The process is up',
-        security: [],
-        response: { 200: Status },
-      },
-    },
-    async (request) => ok(request.id, { status: 'ok', instanceId: INSTANCE_ID }),
-  );
-  app.get(
-    '/readyz',
-    {
-      schema: {
-        tags: ['operations'],
-        summary: 'The database is reachable',
-        security: [],
-        response: { 200: Status, 503: ErrorEnvelope },
-      },
-    },
-    async (request) => {
-      try {
-        await database.ping();
-      } catch {
-        throw new AppError('SERVICE_UNAVAILABLE');
-      }
-      return ok(request.id, { status: 'ok', instanceId: INSTANCE_ID });
-    },
-  );
+  await app.register(operationsRoutes(database));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   // Authentication answers are kept while this process learns of every change to keys and

@@ -528,7 +528,6 @@ void describe(`payment methods (${TEST_ENGINE})`, () => {
       ['code with a space', { locales: { ar, en }, code: 'ca sh' }, 'code'],
       ['code of 33 characters', { locales: { ar, en }, code: 'a'.repeat(33) }, 'code'],
       ['empty code', { locales: { ar, en }, code: '' }, 'code'],
-      ['null code', { locales: { ar, en }, code: null }, 'code'],
       ['duplicate code', { locales: { ar, en }, code: 'cash' }, 'code', 'already used'],
       ['unknown property', { locales: { ar, en }, colour: 'red' }, 'colour', 'unknown property'],
       [

@@ -1,84 +1,99 @@
+// Api keys (API.md §3.1): schemas, codes, handlers.
 import { Type } from '@sinclair/typebox';
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { callerOfRequest } from '../http/auth.ts';
-import { ok } from '../http/envelope.ts';
-import { IdPath, Page, PageQuery, Success, responses } from '../http/schemas.ts';
+import { route, routes } from '../http/route.ts';
+import { IdPath, Page, PageQuery, Success } from '../http/schemas.ts';
 import { ApiKeySchema, CreateApiKeyBody, CreatedApiKey } from './api-keys.schemas.ts';
 import * as service from './api-keys.service.ts';
 
-const tags = ['administration'];
-
 /** Under /v1/admin (admin keys). */
-export function apiKeyAdminRoutes(): FastifyPluginAsyncTypebox {
-  return async (app) => {
-    app.post(
-      '/api-keys',
-      {
-        schema: {
-          tags,
-          summary: 'Issue an api key (the secret is returned once)',
-          body: CreateApiKeyBody,
-          response: responses(CreatedApiKey),
+export const apiKeyAdminRoutes = () =>
+  routes({
+    auth: 'admin',
+    tags: ['administration'],
+    routes: [
+      route({
+        method: 'POST',
+        url: '/api-keys',
+        operationId: 'createApiKey',
+        summary: 'Issue an api key (the secret is returned once)',
+        description: 'Only a hash of the secret is stored.',
+        body: CreateApiKeyBody,
+        example: {
+          params: {
+            name: 'Till 3, Salmiya',
+            role: 'cashier',
+            organizations: ['01934f6e-1c2d-7e3f-8a4b-5c6d7e8f9a0b'],
+            principal: 'till-3@salmiya',
+            via: 'pos',
+          },
         },
-      },
-      async (request) => {
-        const { apiKey, secret } = await service.createApiKey(
-          request.database,
-          callerOfRequest(request),
-          request.body.params,
-        );
-        return ok(request.id, { id: apiKey.id, secret, apiKey });
-      },
-    );
-    app.get(
-      '/api-keys',
-      {
-        schema: {
-          tags,
-          summary: 'List api keys',
-          querystring: PageQuery,
-          response: responses(Page(ApiKeySchema)),
+        data: CreatedApiKey,
+        errors: [
+          [
+            'FORBIDDEN',
+            'Not an admin key, or a key for all organizations asked of a key that is not one.',
+          ],
+        ],
+        handler: async (request) => {
+          const { apiKey, secret } = await service.createApiKey(
+            request.database,
+            callerOfRequest(request),
+            request.body.params,
+          );
+          return { data: { id: apiKey.id, secret, apiKey } };
         },
-      },
-      async (request) =>
-        ok(
-          request.id,
-          await service.listApiKeys(request.database, callerOfRequest(request), request.query),
-        ),
-    );
-    app.get(
-      '/api-keys/:uid',
-      {
-        schema: {
-          tags,
-          summary: 'Get an api key',
-          params: IdPath,
-          response: responses(Type.Object({ apiKey: ApiKeySchema })),
-        },
-      },
-      async (request) =>
-        ok(request.id, {
-          apiKey: await service.getApiKey(
+      }),
+      route({
+        method: 'GET',
+        url: '/api-keys',
+        operationId: 'listApiKeys',
+        summary: 'List api keys',
+        querystring: PageQuery,
+        data: Page(ApiKeySchema),
+        errors: [],
+        handler: async (request) => ({
+          data: await service.listApiKeys(
+            request.database,
+            callerOfRequest(request),
+            request.query,
+          ),
+        }),
+      }),
+      route({
+        method: 'GET',
+        url: '/api-keys/:uid',
+        operationId: 'getApiKey',
+        summary: 'Get an api key',
+        params: IdPath,
+        data: Type.Object({ apiKey: ApiKeySchema }),
+        errors: [],
+        handler: async (request) => ({
+          data: {
+            apiKey: await service.getApiKey(
+              request.database,
+              callerOfRequest(request),
+              request.params.uid,
+            ),
+          },
+        }),
+      }),
+      route({
+        method: 'PATCH',
+        url: '/api-keys/:uid/revoke',
+        operationId: 'revokeApiKey',
+        summary: 'Revoke an api key at once',
+        params: IdPath,
+        data: Success,
+        errors: [],
+        handler: async (request) => {
+          await service.revokeApiKey(
             request.database,
             callerOfRequest(request),
             request.params.uid,
-          ),
-        }),
-    );
-    app.patch(
-      '/api-keys/:uid/revoke',
-      {
-        schema: {
-          tags,
-          summary: 'Revoke an api key at once',
-          params: IdPath,
-          response: responses(Success),
+          );
+          return { data: { success: true as const } };
         },
-      },
-      async (request) => {
-        await service.revokeApiKey(request.database, callerOfRequest(request), request.params.uid);
-        return ok(request.id, { success: true as const });
-      },
-    );
-  };
-}
+      }),
+    ],
+  });

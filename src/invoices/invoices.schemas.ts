@@ -8,6 +8,7 @@ import {
   Id,
   ListQuery,
   ParamsBody,
+  PatchBody,
 } from '../http/schemas.ts';
 import { INVOICE_ACTIONS, INVOICE_STATUSES } from './invoices.rules.ts';
 
@@ -69,7 +70,7 @@ export const CreateInvoiceBody = ParamsBody({
   applyExpiresAt: Type.Optional(ExpiresParam),
 });
 
-export const UpdateInvoiceBody = ParamsBody({
+export const UpdateInvoiceBody = PatchBody({
   type: Type.Optional(TypeParam),
   referenceInvoiceId: Type.Optional(ReferenceParam),
   applyExpiresAt: Type.Optional(ExpiresParam),

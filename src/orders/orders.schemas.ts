@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { ORDER_STATUSES } from '../db/schema.ts';
-import { AuditSchemaFields, Id, ListQuery, ParamsBody } from '../http/schemas.ts';
+import { AuditSchemaFields, Id, ListQuery, ParamsBody, PatchBody } from '../http/schemas.ts';
 import { ORDER_ACTIONS } from './orders.rules.ts';
 
 /** A wire amount: a JSON number in major units; exactness is checked by the money module. */
@@ -47,7 +47,7 @@ export const CreateOrderBody = ParamsBody({
   ),
 });
 
-export const UpdateOrderBody = ParamsBody({
+export const UpdateOrderBody = PatchBody({
   total: Type.Optional(Amount),
   customerUid: Type.Optional(Type.Union([ExternalText, Type.Null()])),
 });

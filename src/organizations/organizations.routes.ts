@@ -1,9 +1,8 @@
-// Thin routes: schema in, one service call, envelope out.
+// Organizations (API.md §3.1): schemas, codes, handlers.
 import { Type } from '@sinclair/typebox';
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { callerOfRequest, contextOf } from '../http/auth.ts';
-import { ok } from '../http/envelope.ts';
-import { IdPath, OrgHeaders, Page, PageQuery, Success, responses } from '../http/schemas.ts';
+import { route, routes } from '../http/route.ts';
+import { IdPath, Page, PageQuery, Success } from '../http/schemas.ts';
 import {
   CreateOrganizationBody,
   OrganizationSchema,
@@ -11,112 +10,113 @@ import {
 } from './organizations.schemas.ts';
 import * as service from './organizations.service.ts';
 
-const tags = ['administration'];
-
 /** Under /v1/admin (admin keys). */
-export function organizationAdminRoutes(): FastifyPluginAsyncTypebox {
-  return async (app) => {
-    app.post(
-      '/organizations',
-      {
-        schema: {
-          tags,
-          summary: 'Create an organization (all-organizations admin key)',
-          body: CreateOrganizationBody,
-          response: responses(Type.Object({ id: Type.String() })),
+export const organizationAdminRoutes = () =>
+  routes({
+    auth: 'admin',
+    tags: ['administration'],
+    routes: [
+      route({
+        method: 'POST',
+        url: '/organizations',
+        operationId: 'createOrganization',
+        summary: 'Create an organization (all-organizations admin key)',
+        description: 'The currency is fixed at creation and sets the decimals of every amount.',
+        body: CreateOrganizationBody,
+        example: { params: { name: 'Al Noor Bakery', currency: 'KWD', maxPaymentsPerOrder: 100 } },
+        data: Type.Object({ id: Type.String() }),
+        errors: [['FORBIDDEN', 'Only an admin key for all organizations may create one.']],
+        handler: async (request) => {
+          const org = await service.createOrganization(
+            request.database,
+            callerOfRequest(request),
+            request.body.params,
+          );
+          return { data: { id: org.id } };
         },
-      },
-      async (request) => {
-        const org = await service.createOrganization(
-          request.database,
-          callerOfRequest(request),
-          request.body.params,
-        );
-        return ok(request.id, { id: org.id });
-      },
-    );
-    app.get(
-      '/organizations',
-      {
-        schema: {
-          tags,
-          summary: 'List the organizations this key may use',
-          querystring: PageQuery,
-          response: responses(Page(OrganizationSchema)),
-        },
-      },
-      async (request) =>
-        ok(
-          request.id,
-          await service.listOrganizations(
+      }),
+      route({
+        method: 'GET',
+        url: '/organizations',
+        operationId: 'listOrganizations',
+        summary: 'List the organizations this key may use',
+        querystring: PageQuery,
+        data: Page(OrganizationSchema),
+        errors: [],
+        handler: async (request) => ({
+          data: await service.listOrganizations(
             request.database,
             callerOfRequest(request),
             request.query,
           ),
-        ),
-    );
-    app.get(
-      '/organizations/:uid',
-      {
-        schema: {
-          tags,
-          summary: 'Get an organization',
-          params: IdPath,
-          response: responses(Type.Object({ organization: OrganizationSchema })),
-        },
-      },
-      async (request) =>
-        ok(request.id, {
-          organization: await service.getOrganization(
+        }),
+      }),
+      route({
+        method: 'GET',
+        url: '/organizations/:uid',
+        operationId: 'getOrganizationById',
+        summary: 'Get an organization',
+        params: IdPath,
+        data: Type.Object({ organization: OrganizationSchema }),
+        errors: [],
+        handler: async (request) => ({
+          data: {
+            organization: await service.getOrganization(
+              request.database,
+              callerOfRequest(request),
+              request.params.uid,
+            ),
+          },
+        }),
+      }),
+      route({
+        method: 'PATCH',
+        url: '/organizations/:uid',
+        operationId: 'updateOrganization',
+        summary: 'Rename an organization or change its settings (the currency is fixed)',
+        params: IdPath,
+        body: UpdateOrganizationBody,
+        example: { params: { name: 'Al Noor Bakery — Salmiya', maxPaymentsPerOrder: 200 } },
+        data: Success,
+        errors: [],
+        handler: async (request) => {
+          await service.updateOrganization(
             request.database,
             callerOfRequest(request),
             request.params.uid,
-          ),
-        }),
-    );
-    app.patch(
-      '/organizations/:uid',
-      {
-        schema: {
-          tags,
-          summary: 'Rename an organization or change its settings (the currency is fixed)',
-          params: IdPath,
-          body: UpdateOrganizationBody,
-          response: responses(Success),
+            request.body.params,
+          );
+          return { data: { success: true as const } };
         },
-      },
-      async (request) => {
-        await service.updateOrganization(
-          request.database,
-          callerOfRequest(request),
-          request.params.uid,
-          request.body.params,
-        );
-        return ok(request.id, { success: true as const });
-      },
-    );
-  };
-}
+      }),
+    ],
+  });
 
 /** Under /v1/om: the organization named by the organization-id header. */
-export function organizationRoutes(): FastifyPluginAsyncTypebox {
-  return async (app) => {
-    app.get(
-      '/organization',
-      {
-        schema: {
-          tags: ['organization'],
-          summary: 'The calling organization: its currency and settings',
-          headers: OrgHeaders,
-          response: responses(Type.Object({ organization: OrganizationSchema })),
+export const organizationRoutes = () =>
+  routes({
+    auth: 'organization',
+    tags: ['organization'],
+    routes: [
+      route({
+        method: 'GET',
+        url: '/organization',
+        operationId: 'getOrganization',
+        summary: 'The calling organization: its currency and settings',
+        data: Type.Object({ organization: OrganizationSchema }),
+        errors: [],
+        handler: async (request) => {
+          const ctx = contextOf(request);
+          return {
+            data: {
+              organization: await service.getOrganization(
+                request.database,
+                ctx,
+                ctx.organization.id,
+              ),
+            },
+          };
         },
-      },
-      async (request) => {
-        const ctx = contextOf(request);
-        return ok(request.id, {
-          organization: await service.getOrganization(request.database, ctx, ctx.organization.id),
-        });
-      },
-    );
-  };
-}
+      }),
+    ],
+  });

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { AuditSchemaFields, Id, Name, ParamsBody } from '../http/schemas.ts';
+import { AuditSchemaFields, Id, Name, ParamsBody, PatchBody } from '../http/schemas.ts';
 
 export const Currency = Type.String({
   pattern: '^[A-Z]{3}$',
@@ -28,7 +28,7 @@ export const CreateOrganizationBody = ParamsBody({
   maxPaymentsPerOrder: Type.Optional(MaxPaymentsPerOrder),
 });
 
-export const UpdateOrganizationBody = ParamsBody({
+export const UpdateOrganizationBody = PatchBody({
   name: Type.Optional(Name),
   maxPaymentsPerOrder: Type.Optional(MaxPaymentsPerOrder),
 });

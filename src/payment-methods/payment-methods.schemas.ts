@@ -1,7 +1,7 @@
 // TypeBox schemas of the payment methods API (API.md §3.3): they validate the requests,
 // shape the responses and document both in the OpenAPI.
 import { Type } from '@sinclair/typebox';
-import { AuditSchemaFields, Id, ListQuery, ParamsBody } from '../http/schemas.ts';
+import { AuditSchemaFields, Id, ListQuery, ParamsBody, PatchBody } from '../http/schemas.ts';
 
 export const MAX_METHOD_NAME = 100;
 export const MAX_METHOD_DESCRIPTION = 500;
@@ -56,7 +56,7 @@ export const CreatePaymentMethodBody = ParamsBody({
   code: Type.Optional(MethodCode),
 });
 
-export const UpdatePaymentMethodBody = ParamsBody({
+export const UpdatePaymentMethodBody = PatchBody({
   locales: Type.Optional(
     Type.Object(
       { ar: Type.Optional(LocalePatch), en: Type.Optional(LocalePatch) },

@@ -8,6 +8,7 @@ import {
   ListQuery,
   OptionalParamsBody,
   ParamsBody,
+  PatchBody,
 } from '../http/schemas.ts';
 import { Amount } from '../orders/orders.schemas.ts';
 import { PaymentMethodSchema } from '../payment-methods/payment-methods.schemas.ts';
@@ -68,7 +69,7 @@ export const CreatePaymentBody = ParamsBody({
   note: Type.Optional(Note),
 });
 
-export const UpdatePaymentBody = ParamsBody({
+export const UpdatePaymentBody = PatchBody({
   id: Type.Optional(Id),
   orderId: Type.Optional(Id),
   amount: Type.Optional(Amount),
@@ -77,7 +78,11 @@ export const UpdatePaymentBody = ParamsBody({
   correction: Type.Optional(Type.Boolean()),
   customerUid: Type.Optional(Type.Union([Ref, Type.Null()])),
   status: Type.Optional(PaymentStatusSchema),
-  sourcePaymentId: Type.Optional(Id),
+  sourcePaymentId: Type.Optional(
+    Type.Union([Id, Type.Null()], {
+      description: 'null (no source, as read) changes nothing; a source cannot be removed.',
+    }),
+  ),
   transactionRef: Type.Optional(Type.Union([Ref, Type.Null()])),
   attrs: Type.Optional(Attrs),
   note: Type.Optional(Type.Union([Note, Type.Null()])),

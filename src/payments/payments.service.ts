@@ -658,7 +658,8 @@ export interface UpdatePaymentInput {
   correction?: boolean | undefined;
   customerUid?: string | null | undefined;
   status?: PaymentStatus | undefined;
-  sourcePaymentId?: string | undefined;
+  /** null (as read from a receipt or a refund without source) means no source: API.md §1. */
+  sourcePaymentId?: string | null | undefined;
   transactionRef?: string | null | undefined;
   attrs?: Record<string, unknown> | undefined;
   note?: string | null | undefined;
@@ -673,11 +674,18 @@ export async function updatePayment(
   database: Database,
   ctx: RequestContext,
   id: string,
-  input: UpdatePaymentInput,
+  given: UpdatePaymentInput,
 ): Promise<WithWarnings<{ success: true }>> {
   const amountMinor =
-    input.amount === undefined ? undefined : parseAmount(ctx, 'amount', input.amount);
+    given.amount === undefined ? undefined : parseAmount(ctx, 'amount', given.amount);
   return withLockedPayment(database, ctx, id, async (tx, payment, order) => {
+    // API.md §1: `sourcePaymentId: null` sent back as it was read changes nothing; a
+    // payment's source cannot be removed.
+    const { sourcePaymentId: givenSource, ...rest } = given;
+    if (givenSource === null && payment.source_payment_id !== null) {
+      throw invalidParameter('sourcePaymentId', 'cannot be cleared');
+    }
+    const input = { ...rest, sourcePaymentId: givenSource ?? undefined };
     checkIdentity(payment, input);
     const facts = orderFacts(ctx, order);
     const pFacts = paymentFacts(payment);
