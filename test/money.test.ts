@@ -92,6 +92,19 @@ void test('toMinor rejects zero and negatives as not_positive', () => {
   }
 });
 
+void test('with allowZero (an order total) zero passes, negatives still do not', () => {
+  assert.deepEqual(toMinor(0, 2, MAX, { allowZero: true }), { ok: true, minor: 0 });
+  assert.deepEqual(toMinor(-0, 3, MAX, { allowZero: true }), { ok: true, minor: 0 });
+  assert.deepEqual(toMinor(0.01, 2, MAX, { allowZero: true }), { ok: true, minor: 1 });
+  for (const value of [-1, -0.01, -Number.MIN_VALUE]) {
+    assert.deepEqual(
+      toMinor(value, 2, MAX, { allowZero: true }),
+      { ok: false, reason: 'not_positive' },
+      String(value),
+    );
+  }
+});
+
 void test('toMinor rejects non-finite numbers as not_finite', () => {
   for (const value of [NaN, Infinity, -Infinity]) {
     assert.deepEqual(toMinor(value, 2, MAX), { ok: false, reason: 'not_finite' }, String(value));

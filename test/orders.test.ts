@@ -117,7 +117,7 @@ void describe('orders', () => {
       .select('id')
       .where('organization_id', '=', org.id)
       .execute();
-    for (const total of [0, -1, 1.2345, '10', 1e308, null, true]) {
+    for (const total of [-1, -0.01, 1.2345, '10', 1e308, null, true]) {
       const r = await post(org, { total });
       assert.equal(r.statusCode, 400, `${String(total)}: ${r.body}`);
       assert.equal(json(r).error.code, 'InvalidParameter');

@@ -54,15 +54,22 @@ function assertExponent(exponent: number): void {
 /**
  * Exact conversion of a wire amount (a JSON number in major units) to an integer of minor
  * units. `maxMinor` is the inclusive maximum in minor units (a safe integer). The checks run
- * in this order: not_a_number, not_finite, not_positive, too_precise, too_large.
+ * in this order: not_a_number, not_finite, not_positive, too_precise, too_large. With
+ * `allowZero` (an order's total, API.md §3.2) zero passes; payment amounts never take it.
  */
-export function toMinor(value: unknown, exponent: number, maxMinor: number): AmountResult {
+export function toMinor(
+  value: unknown,
+  exponent: number,
+  maxMinor: number,
+  { allowZero = false }: { allowZero?: boolean } = {},
+): AmountResult {
   assertExponent(exponent);
   if (!Number.isSafeInteger(maxMinor) || maxMinor < 0) {
     throw new RangeError(`invalid maxMinor: ${maxMinor}`);
   }
   if (typeof value !== 'number') return { ok: false, reason: 'not_a_number' };
   if (!Number.isFinite(value)) return { ok: false, reason: 'not_finite' };
+  if (value === 0 && allowZero) return { ok: true, minor: 0 };
   if (value <= 0 || Object.is(value, -0)) return { ok: false, reason: 'not_positive' };
   const minor = scaleToMinor(parseDecimal(String(value)), exponent);
   if (minor === null) return { ok: false, reason: 'too_precise' };

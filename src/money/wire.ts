@@ -12,12 +12,24 @@ const REASONS: Record<AmountFailure, string> = {
   too_large: 'is above the maximum amount',
 };
 
-/** A wire amount → minor units, or InvalidParameter naming `field`. */
-export function parseAmount(ctx: RequestContext, field: string, value: unknown): number {
+/**
+ * A wire amount → minor units, or InvalidParameter naming `field`. Zero only with
+ * `allowZero` (an order's total may be 0, a payment's amount never: API.md §3.2).
+ */
+export function parseAmount(
+  ctx: RequestContext,
+  field: string,
+  value: unknown,
+  options: { allowZero?: boolean } = {},
+): number {
   const { currencyExponent, maxAmountMinor, currency } = ctx.organization;
-  const result = toMinor(value, currencyExponent, maxAmountMinor);
+  const result = toMinor(value, currencyExponent, maxAmountMinor, options);
   if (!result.ok) {
-    throw invalidParameter(field, REASONS[result.reason], {
+    const reason =
+      result.reason === 'not_positive' && options.allowZero === true
+        ? 'must not be negative'
+        : REASONS[result.reason];
+    throw invalidParameter(field, reason, {
       currency,
       decimals: currencyExponent,
     });

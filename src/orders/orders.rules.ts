@@ -87,8 +87,9 @@ export function orderCan(order: OrderFigures, role: Role): OrderAction[] {
 
 /**
  * The lowest total an open order may be set to: what is already paid plus what pending
- * receipts reserve, so no receipt ever stands beyond the total.
+ * receipts reserve, so no receipt ever stands beyond the total; 0 when nothing is (API.md
+ * §3.2: a total may be 0).
  */
 export function minimumTotalMinor(order: OrderFigures): number {
-  return Math.max(1, order.paidMinor + order.pendingMinor);
+  return Math.max(0, order.paidMinor + order.pendingMinor);
 }

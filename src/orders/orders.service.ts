@@ -103,7 +103,8 @@ export async function createOrder(
   input: CreateOrderInput,
 ): Promise<WithWarnings<{ id: string }>> {
   requireRole(ctx, 'cashier');
-  const totalMinor = parseAmount(ctx, 'total', input.total);
+  // API.md §3.2: a total may be 0 (a staff meal, a full discount).
+  const totalMinor = parseAmount(ctx, 'total', input.total, { allowZero: true });
   const customerUid = input.customerUid ?? null;
   const existing = async (db: Kysely<DB>): Promise<WithWarnings<{ id: string }> | undefined> => {
     if (input.externalRef === undefined) return undefined;
@@ -219,7 +220,10 @@ export async function updateOrder(
   id: string,
   input: UpdateOrderInput,
 ): Promise<WithWarnings<{ success: true }>> {
-  const totalMinor = input.total === undefined ? undefined : parseAmount(ctx, 'total', input.total);
+  const totalMinor =
+    input.total === undefined
+      ? undefined
+      : parseAmount(ctx, 'total', input.total, { allowZero: true });
   return withLockedOrder(database, ctx, id, async (tx, before) => {
     throwIfFailed(checkOrderAction('update', figuresOf(before), ctx.role));
     if (totalMinor !== undefined) {
