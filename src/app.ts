@@ -21,6 +21,7 @@ import {
 import { registerJsonBodyParser } from './http/json-body.ts';
 import { registerMetrics, registerRateLimit } from './http/operations.ts';
 import { OptionalParamsBody } from './http/schemas.ts';
+import type { RouteAuth, RoutePlugin } from './http/route.ts';
 import { OPENAPI_TAGS, operationsRoutes } from './http/operations.routes.ts';
 import { validatorCompiler } from './http/validation.ts';
 import {
@@ -34,6 +35,22 @@ import { paymentRoutes } from './payments/payments.routes.ts';
 
 /** Key-and-organization pairs whose authentication is kept (oldest dropped first). */
 const AUTH_CACHE_ENTRIES = 10_000;
+
+/**
+ * Every group of routes, by where it is mounted (`PREFIX_OF` in src/http/route.ts): a new
+ * group joins here, and test/openapi.test.ts checks its declarations against the document.
+ */
+export const ROUTE_GROUPS: Record<RouteAuth, RoutePlugin[]> = {
+  public: [operationsRoutes],
+  organization: [
+    organizationRoutes,
+    orderRoutes,
+    paymentMethodRoutes,
+    invoiceRoutes,
+    paymentRoutes,
+  ],
+  admin: [organizationAdminRoutes, apiKeyAdminRoutes],
+};
 
 export interface AppOptions {
   config: Config;
@@ -123,7 +140,7 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  await app.register(operationsRoutes(database));
+  for (const group of ROUTE_GROUPS.public) await app.register(group);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   // Authentication answers are kept while this process learns of every change to keys and
@@ -149,11 +166,7 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
     async (om) => {
       om.addHook('onRequest', organizationAuth(database, config.maxAmountMajor, authCache));
       registerIdempotency(om, database, (request) => contextOf(request).organization.id);
-      await om.register(organizationRoutes());
-      await om.register(orderRoutes());
-      await om.register(paymentMethodRoutes());
-      await om.register(invoiceRoutes());
-      await om.register(paymentRoutes());
+      for (const group of ROUTE_GROUPS.organization) await om.register(group);
     },
     { prefix: '/v1/om' },
   );
@@ -170,8 +183,7 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
         database,
         (request) => `admin:${callerOfRequest(request).keyId ?? ''}`,
       );
-      await admin.register(organizationAdminRoutes());
-      await admin.register(apiKeyAdminRoutes());
+      for (const group of ROUTE_GROUPS.admin) await admin.register(group);
     },
     { prefix: '/v1/admin' },
   );

@@ -1,6 +1,5 @@
 // Health and readiness (API.md §9), declared like every other route; and the document's tags.
 import { Type } from '@sinclair/typebox';
-import type { Database } from '../db/engine.ts';
 import { AppError } from '../errors.ts';
 import { INSTANCE_ID } from './envelope.ts';
 import { route, routes } from './route.ts';
@@ -18,37 +17,36 @@ export const OPENAPI_TAGS = [
 
 const Status = Type.Object({ status: Type.String(), instanceId: Type.String() });
 
-export const operationsRoutes = (database: Database) =>
-  routes({
-    auth: 'public',
-    tags: ['operations'],
-    routes: [
-      route({
-        method: 'GET',
-        url: '/healthz',
-        operationId: 'health',
-        summary: 'The process is up',
-        description: 'Answers without touching the database.',
-        data: Status,
-        errors: [],
-        handler: () => ({ data: { status: 'ok', instanceId: INSTANCE_ID } }),
-      }),
-      route({
-        method: 'GET',
-        url: '/readyz',
-        operationId: 'ready',
-        summary: 'The database is reachable',
-        description: 'For a load balancer: 503 while the database cannot be reached.',
-        data: Status,
-        errors: [],
-        handler: async () => {
-          try {
-            await database.ping();
-          } catch {
-            throw new AppError('SERVICE_UNAVAILABLE');
-          }
-          return { data: { status: 'ok', instanceId: INSTANCE_ID } };
-        },
-      }),
-    ],
-  });
+export const operationsRoutes = routes({
+  auth: 'public',
+  tags: ['operations'],
+  routes: [
+    route({
+      method: 'GET',
+      url: '/healthz',
+      operationId: 'health',
+      summary: 'The process is up',
+      description: 'Answers without touching the database.',
+      data: Status,
+      errors: [],
+      handler: () => ({ data: { status: 'ok', instanceId: INSTANCE_ID } }),
+    }),
+    route({
+      method: 'GET',
+      url: '/readyz',
+      operationId: 'ready',
+      summary: 'The database is reachable',
+      description: 'For a load balancer: 503 while the database cannot be reached.',
+      data: Status,
+      errors: [],
+      handler: async (request) => {
+        try {
+          await request.database.ping();
+        } catch {
+          throw new AppError('SERVICE_UNAVAILABLE');
+        }
+        return { data: { status: 'ok', instanceId: INSTANCE_ID } };
+      },
+    }),
+  ],
+});

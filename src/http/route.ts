@@ -230,9 +230,23 @@ function headersOf(auth: RouteAuth, own: TSchema | undefined): TSchema | undefin
   return Type.Object({ ...OrgHeaders.properties, ...ownProperties });
 }
 
+/** Where each kind of route is mounted (src/app.ts). */
+export const PREFIX_OF: Record<RouteAuth, string> = {
+  organization: '/v1/om',
+  admin: '/v1/admin',
+  public: '',
+};
+
+/** A Fastify plugin registering a group's routes, carrying the group (for its tests). */
+export type RoutePlugin = ((app: FastifyInstance) => Promise<void>) & { group: RouteGroup };
+
 /** A Fastify plugin registering the group's routes. */
-export function routes(group: RouteGroup) {
-  return async (app: FastifyInstance): Promise<void> => {
+export function routes(group: RouteGroup): RoutePlugin {
+  const plugin = async (app: FastifyInstance): Promise<void> => {
+    // The codes declared for a kind of route (auth) hold only where that kind is mounted.
+    if (app.prefix !== PREFIX_OF[group.auth]) {
+      throw new Error(`${group.auth} routes mounted under "${app.prefix}"`);
+    }
     for (const definition of group.routes) {
       const codes = errorCodesOf(group, definition);
       const strip = definition.body !== undefined ? normalizeNulls(definition.body) : undefined;
@@ -288,4 +302,5 @@ export function routes(group: RouteGroup) {
       });
     }
   };
+  return Object.assign(plugin, { group });
 }

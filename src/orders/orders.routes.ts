@@ -60,117 +60,116 @@ const TRANSITIONS = [
 }[];
 
 /** Under /v1/om (organization keys). */
-export const orderRoutes = () =>
-  routes({
-    auth: 'organization',
-    tags: ['orders'],
-    routes: [
-      route({
-        method: 'POST',
-        url: '/orders',
-        operationId: 'createOrder',
-        summary: 'Create an order (cashier)',
-        description:
-          '`total` may be 0 (a staff meal, a full discount): such an order is settled at once. ' +
-          'A repeat with the same `externalRef` and content returns the same order with warning ' +
-          '`ALREADY_RECORDED`.',
-        body: CreateOrderBody,
-        example: { params: { total: 42.75, customerUid: 'cust-1093', externalRef: 'POS-7-4411' } },
-        data: Type.Object({ id: Type.String() }),
-        errors: [
-          ['DUPLICATE_EXTERNAL_REF', 'The externalRef is used by an order with other content.'],
-          ROLE,
-        ],
-        handler: (request) =>
-          service.createOrder(request.database, contextOf(request), request.body.params),
+export const orderRoutes = routes({
+  auth: 'organization',
+  tags: ['orders'],
+  routes: [
+    route({
+      method: 'POST',
+      url: '/orders',
+      operationId: 'createOrder',
+      summary: 'Create an order (cashier)',
+      description:
+        '`total` may be 0 (a staff meal, a full discount): such an order is settled at once. ' +
+        'A repeat with the same `externalRef` and content returns the same order with warning ' +
+        '`ALREADY_RECORDED`.',
+      body: CreateOrderBody,
+      example: { params: { total: 42.75, customerUid: 'cust-1093', externalRef: 'POS-7-4411' } },
+      data: Type.Object({ id: Type.String() }),
+      errors: [
+        ['DUPLICATE_EXTERNAL_REF', 'The externalRef is used by an order with other content.'],
+        ROLE,
+      ],
+      handler: (request) =>
+        service.createOrder(request.database, contextOf(request), request.body.params),
+    }),
+    route({
+      method: 'GET',
+      url: '/orders',
+      operationId: 'listOrders',
+      summary: 'List orders, newest first',
+      description: 'Cursor paging: pass `next` back as `cursor`; null on the last page.',
+      querystring: ListOrdersQuery,
+      data: Page(OrderSchema),
+      errors: [],
+      handler: async (request) => ({
+        data: await service.listOrders(request.database, contextOf(request), request.query),
       }),
-      route({
-        method: 'GET',
-        url: '/orders',
-        operationId: 'listOrders',
-        summary: 'List orders, newest first',
-        description: 'Cursor paging: pass `next` back as `cursor`; null on the last page.',
-        querystring: ListOrdersQuery,
-        data: Page(OrderSchema),
-        errors: [],
-        handler: async (request) => ({
-          data: await service.listOrders(request.database, contextOf(request), request.query),
-        }),
+    }),
+    route({
+      method: 'GET',
+      url: '/orders/:uid',
+      operationId: 'getOrder',
+      summary: 'Get an order with its figures and what this key may do with it',
+      params: IdPath,
+      data: Type.Object({ order: OrderSchema }),
+      errors: [],
+      handler: async (request) => ({
+        data: {
+          order: await service.getOrder(request.database, contextOf(request), request.params.uid),
+        },
       }),
-      route({
-        method: 'GET',
-        url: '/orders/:uid',
-        operationId: 'getOrder',
-        summary: 'Get an order with its figures and what this key may do with it',
-        params: IdPath,
-        data: Type.Object({ order: OrderSchema }),
-        errors: [],
-        handler: async (request) => ({
-          data: {
-            order: await service.getOrder(request.database, contextOf(request), request.params.uid),
-          },
-        }),
+    }),
+    route({
+      method: 'PATCH',
+      url: '/orders/:uid',
+      operationId: 'updateOrder',
+      summary: 'Change the total or customer of an open order (cashier)',
+      description:
+        'The total may not go below what is paid plus what pending receipts reserve. ' +
+        '`customerUid: null` removes the customer.',
+      params: IdPath,
+      body: UpdateOrderBody,
+      example: { params: { total: 50, customerUid: null } },
+      data: Success,
+      errors: [
+        ['ORDER_CLOSED', 'The order is closed.'],
+        ['ORDER_CANCELED', 'The order is canceled.'],
+        ROLE,
+      ],
+      handler: (request) =>
+        service.updateOrder(
+          request.database,
+          contextOf(request),
+          request.params.uid,
+          request.body.params,
+        ),
+    }),
+    route({
+      method: 'GET',
+      url: '/orders/:uid/payments',
+      operationId: 'getOrderPayments',
+      summary: "The order's payments and the payment methods they use",
+      params: IdPath,
+      data: OrderPaymentsSchema,
+      errors: [],
+      handler: async (request) => ({
+        data: await service.getOrderPayments(
+          request.database,
+          contextOf(request),
+          request.params.uid,
+        ),
       }),
+    }),
+    ...TRANSITIONS.map(({ action, operationId, summary, description, errors }) =>
       route({
         method: 'PATCH',
-        url: '/orders/:uid',
-        operationId: 'updateOrder',
-        summary: 'Change the total or customer of an open order (cashier)',
-        description:
-          'The total may not go below what is paid plus what pending receipts reserve. ' +
-          '`customerUid: null` removes the customer.',
+        url: `/orders/:uid/${action}`,
+        operationId,
+        summary,
+        description,
         params: IdPath,
-        body: UpdateOrderBody,
-        example: { params: { total: 50, customerUid: null } },
         data: Success,
-        errors: [
-          ['ORDER_CLOSED', 'The order is closed.'],
-          ['ORDER_CANCELED', 'The order is canceled.'],
-          ROLE,
-        ],
-        handler: (request) =>
-          service.updateOrder(
-            request.database,
-            contextOf(request),
-            request.params.uid,
-            request.body.params,
-          ),
-      }),
-      route({
-        method: 'GET',
-        url: '/orders/:uid/payments',
-        operationId: 'getOrderPayments',
-        summary: "The order's payments and the payment methods they use",
-        params: IdPath,
-        data: OrderPaymentsSchema,
-        errors: [],
+        errors: [...errors, ROLE],
         handler: async (request) => ({
-          data: await service.getOrderPayments(
+          data: await service.transitionOrder(
             request.database,
             contextOf(request),
             request.params.uid,
+            action,
           ),
         }),
       }),
-      ...TRANSITIONS.map(({ action, operationId, summary, description, errors }) =>
-        route({
-          method: 'PATCH',
-          url: `/orders/:uid/${action}`,
-          operationId,
-          summary,
-          description,
-          params: IdPath,
-          data: Success,
-          errors: [...errors, ROLE],
-          handler: async (request) => ({
-            data: await service.transitionOrder(
-              request.database,
-              contextOf(request),
-              request.params.uid,
-              action,
-            ),
-          }),
-        }),
-      ),
-    ],
-  });
+    ),
+  ],
+});
