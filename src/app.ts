@@ -98,7 +98,7 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
   });
   registerErrorHandling(app, config.retryAfterSeconds);
   await registerRateLimit(app, config.rateLimitPerMinute);
-  await registerMetrics(app);
+  await registerMetrics(app, config.metrics);
 
   await app.register(swagger, {
     openapi: {

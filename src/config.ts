@@ -36,6 +36,8 @@ const EnvSchema = Type.Object({
   AUTH_CACHE_TTL_MS: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 30_000 }),
   /** Seconds a client is told to wait (Retry-After) when the database is unreachable. */
   RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 2 }),
+  /** 0 turns /metrics and every figure behind it off (to measure what they cost). */
+  METRICS: Type.Union([Type.Literal('0'), Type.Literal('1')], { default: '1' }),
 });
 
 export type Env = Static<typeof EnvSchema>;
@@ -57,6 +59,7 @@ export interface Config {
   rateLimitPerMinute: number;
   idempotencyRetentionHours: number;
   authCacheTtlMs: number;
+  metrics: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -96,6 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     idempotencyRetentionHours: e.IDEMPOTENCY_RETENTION_HOURS,
     authCacheTtlMs: e.AUTH_CACHE_TTL_MS,
+    metrics: e.METRICS !== '0',
   };
 }
 

@@ -5,6 +5,12 @@ import rateLimit from '@fastify/rate-limit';
 import fastifyMetricsModule, { type IMetricsPluginOptions } from 'fastify-metrics';
 import { Registry } from 'prom-client';
 import { AppError } from '../errors.ts';
+import {
+  idempotencyConflicts,
+  idempotentReplays,
+  registerBusinessMetrics,
+  setBusinessMetrics,
+} from '../shared/metrics.ts';
 
 // fastify-metrics is CommonJS with an `exports.default`; under NodeNext the plugin sits there.
 const fastifyMetrics = ((fastifyMetricsModule as unknown as { default?: unknown }).default ??
@@ -14,8 +20,19 @@ const fastifyMetrics = ((fastifyMetricsModule as unknown as { default?: unknown 
  * `GET /metrics` in Prometheus text format: process metrics and a latency histogram per
  * route. Each app has its own registry, so several apps in one process (tests) never clash.
  */
-export async function registerMetrics(app: FastifyInstance): Promise<void> {
+export async function registerMetrics(app: FastifyInstance, enabled: boolean): Promise<void> {
+  setBusinessMetrics(enabled);
+  if (!enabled) return;
   const registry = new Registry();
+  registerBusinessMetrics(registry);
+  // Replays and conflicts of every keyed write, from the answer alone.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (reply.getHeader('idempotent-replayed') === 'true') idempotentReplays.inc();
+    else if (reply.statusCode === 409)
+      idempotencyConflicts.inc({ code: 'IDEMPOTENCY_IN_PROGRESS' });
+    else if (reply.statusCode === 422) idempotencyConflicts.inc({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    return payload;
+  });
   await app.register(fastifyMetrics, {
     endpoint: null,
     defaultMetrics: { enabled: true, register: registry },

@@ -9,6 +9,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import { ERROR_CATALOGUE, type ErrorCode } from '../errors.ts';
+import { businessMetricsOn, paymentWrites, paymentWrittenBy } from '../shared/metrics.ts';
 import type { Warning } from '../shared/warnings.ts';
 import { ok } from './envelope.ts';
 import { Envelope, ErrorEnvelope, OrgHeaders, normalizeNulls } from './schemas.ts';
@@ -74,6 +75,8 @@ export interface RouteDefinition<
    * Transport codes every route of its kind can meet are added by the helper.
    */
   errors: readonly DeclaredError[];
+  /** Counted in `om_payment_writes_total` under this operation (src/shared/metrics.ts). */
+  paymentWrite?: boolean;
   handler: (
     request: RouteRequest<P, Q, B, H>,
     reply: FastifyReply,
@@ -230,6 +233,40 @@ function headersOf(auth: RouteAuth, own: TSchema | undefined): TSchema | undefin
   return Type.Object({ ...OrgHeaders.properties, ...ownProperties });
 }
 
+const CODE_IN_BODY = /"code":"([A-Za-z_]{1,40})"/;
+
+/**
+ * Counts one payment write when it is answered: the payment it left (type, status) on
+ * success, else the error code (with the type the body asked for, if any). Replays of a
+ * stored answer are counted as replays (src/http/operations.ts), not as writes.
+ */
+function countPaymentWrite(operation: string) {
+  return async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+    if (!businessMetricsOn() || reply.getHeader('idempotent-replayed') === 'true') return payload;
+    if (reply.statusCode === 200) {
+      const written = paymentWrittenBy(request.ctx);
+      paymentWrites.inc({
+        operation,
+        type: written?.type ?? 'unknown',
+        status: written?.status ?? 'unchanged',
+        outcome: 'success',
+      });
+      return payload;
+    }
+    const found = typeof payload === 'string' ? CODE_IN_BODY.exec(payload)?.[1] : undefined;
+    const outcome = found !== undefined && found in ERROR_CATALOGUE ? found : 'unknown';
+    const asked = (request.body as { params?: { type?: unknown } } | null | undefined)?.params
+      ?.type;
+    paymentWrites.inc({
+      operation,
+      type: asked === 'receipt' || asked === 'refund' ? asked : 'unknown',
+      status: 'none',
+      outcome,
+    });
+    return payload;
+  };
+}
+
 /** Where each kind of route is mounted (src/app.ts). */
 export const PREFIX_OF: Record<RouteAuth, string> = {
   organization: '/v1/om',
@@ -293,6 +330,9 @@ export function routes(group: RouteGroup): RoutePlugin {
               },
             }),
           },
+        }),
+        ...(definition.paymentWrite === true && {
+          onSend: countPaymentWrite(definition.operationId),
         }),
         handler: async function (request, reply) {
           strip?.(request.body);

@@ -1,6 +1,7 @@
 // Orders (API.md §3.2): the money header payments hang on. Each use case takes the request
 // context first; every change runs in one transaction that locks the order, re-checks the
 // rules there, writes, and appends its event.
+import { orderLockTimer } from '../shared/metrics.ts';
 import type { Kysely } from 'kysely';
 import type { Database, Tx } from '../db/engine.ts';
 import { nextValue } from '../db/counters.ts';
@@ -181,7 +182,9 @@ async function withLockedOrder<T>(
   id: string,
   fn: (tx: Tx, row: repo.OrderRow) => Promise<T>,
 ): Promise<T> {
+  const locked = orderLockTimer();
   return database.transactionLocking('orders', ctx.organization.id, id, async (tx, row) => {
+    locked();
     if (row === undefined) throw new AppError('NOT_FOUND');
     return fn(tx, row);
   });

@@ -6,6 +6,7 @@ import type { Database, Tx } from '../db/engine.ts';
 import { isUniqueViolation } from '../db/constraints.ts';
 import { AppError } from '../errors.ts';
 import { appendEvent, diff } from '../events/events.repository.ts';
+import { reportPaymentWritten } from '../shared/metrics.ts';
 import { updateOrder, type OrderRow } from '../orders/orders.repository.ts';
 import { balanceWarnings } from '../orders/orders.rules.ts';
 import type { RequestContext } from '../shared/context.ts';
@@ -171,6 +172,7 @@ export async function commitMove(
         : undefined,
     at: after.updated_at,
   });
+  reportPaymentWritten(ctx, view);
   return orderAfter;
 }
 

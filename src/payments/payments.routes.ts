@@ -54,6 +54,7 @@ export const paymentRoutes = routes({
       method: 'POST',
       url: '/payments',
       operationId: 'createPayment',
+      paymentWrite: true,
       summary: 'Create a payment (receipt or refund) for an order',
       description:
         'A receipt records money taken, a refund money returned. `status` defaults to `pending`; ' +
@@ -98,6 +99,7 @@ export const paymentRoutes = routes({
       method: 'DELETE',
       url: '/payments/:uid',
       operationId: 'deletePayment',
+      paymentWrite: true,
       summary: "Delete a payment that never completed; answers the order's remaining payments",
       description: `Only pending and progress payments; the row stays for audit. ${MINIMAL_NOTE}`,
       headers: PreferHeaders,
@@ -124,6 +126,7 @@ export const paymentRoutes = routes({
       method: 'PATCH',
       url: '/payments/:uid',
       operationId: 'updatePayment',
+      paymentWrite: true,
       summary:
         'Update a payment; money fields of a complete one only with correction: true (manager)',
       description:
@@ -160,6 +163,7 @@ export const paymentRoutes = routes({
       method: 'PATCH',
       url: '/payments/:uid/confirm',
       operationId: 'confirmPayment',
+      paymentWrite: true,
       summary: "Mark a payment as completed; answers the order's payments",
       description:
         'pending/progress → complete. Confirming a complete payment again succeeds with ' +

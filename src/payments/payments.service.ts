@@ -3,6 +3,7 @@
 // writes the payment, the order's figures, the source receipt's refund totals and an event
 // together — so concurrent requests, on one server or many, can never over-collect or
 // over-refund.
+import { orderLockTimer } from '../shared/metrics.ts';
 import type { Database, Tx } from '../db/engine.ts';
 import type { PaymentStatus, PaymentType } from '../db/schema.ts';
 import { AppError, invalidParameter } from '../errors.ts';
@@ -97,11 +98,13 @@ export async function createPayment(
   // the lock; each is checked in its turn below, so errors keep their order.
   const reads = (tx: Tx) =>
     repo.creationReads(tx, organizationId, { methodId: givenMethod, sourcePaymentId });
+  const locked = orderLockTimer();
   return database.transactionLocking(
     'orders',
     organizationId,
     input.orderId,
     async (tx, order, read) => {
+      locked();
       if (order === undefined)
         throw new AppError('ORDER_NOT_FOUND', { field: 'orderId', orderId: input.orderId });
       if (input.transactionRef !== undefined) {
@@ -183,8 +186,10 @@ async function withLockedPayment<T>(
   fn: (tx: Tx, payment: Row, order: OrderRow) => Promise<T>,
 ): Promise<T> {
   const organizationId = ctx.organization.id;
+  const locked = orderLockTimer();
   return database.transaction(async (tx) => {
     const { order, payment } = await repo.lockOrderOfPayment(tx, organizationId, id);
+    locked();
     if (order === undefined || payment === undefined) throw new AppError('NOT_FOUND');
     return fn(tx, payment, order);
   });
