@@ -254,6 +254,8 @@ async function startService(): Promise<Service> {
     {
       PG_POOL_SIZE: String(PG_POOL_SIZE),
       LOG_LEVEL: 'warn',
+      // METRICS=0 measures the service without its metrics (docs/operations.md).
+      ...(process.env.METRICS !== undefined && { METRICS: process.env.METRICS }),
     },
     SERVER_NODE_FLAGS,
   );

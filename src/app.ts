@@ -37,6 +37,27 @@ import { paymentRoutes } from './payments/payments.routes.ts';
 const AUTH_CACHE_ENTRIES = 10_000;
 
 /**
+ * A body that may be left out (its schema accepts null: confirm, close, cancel …) is not
+ * `required` — @fastify/swagger marks every body required, and generated clients follow.
+ */
+function optionalBodiesOptional<T>(document: T): T {
+  const paths = (document as { paths?: Record<string, Record<string, unknown>> }).paths ?? {};
+  for (const item of Object.values(paths)) {
+    for (const operation of Object.values(item)) {
+      const body = (operation as { requestBody?: { required?: boolean; content?: unknown } })
+        .requestBody;
+      const schema = (body?.content as Record<string, { schema?: { anyOf?: unknown[] } }>)?.[
+        'application/json'
+      ]?.schema;
+      if (body && schema?.anyOf?.some((s) => (s as { type?: unknown }).type === 'null')) {
+        body.required = false;
+      }
+    }
+  }
+  return document;
+}
+
+/**
  * Every group of routes, by where it is mounted (`PREFIX_OF` in src/http/route.ts): a new
  * group joins here, and test/openapi.test.ts checks its declarations against the document.
  */
@@ -101,6 +122,10 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
   await registerMetrics(app, config.metrics);
 
   await app.register(swagger, {
+    transformObject: (document) =>
+      'openapiObject' in document
+        ? optionalBodiesOptional(document.openapiObject)
+        : document.swaggerObject,
     openapi: {
       openapi: '3.1.0',
       info: {
