@@ -38,7 +38,9 @@ export const operationsRoutes = routes({
       summary: 'The database is reachable',
       description: 'For a load balancer: 503 while the database cannot be reached.',
       data: Status,
-      errors: [],
+      errors: [
+        ['SERVICE_UNAVAILABLE', 'The database is unreachable; retry after `Retry-After` seconds.'],
+      ],
       handler: async (request) => {
         try {
           await request.database.ping();

@@ -148,7 +148,7 @@ export function errorCodesOf(group: Pick<RouteGroup, 'auth'>, definition: RouteD
     );
   }
   add('INTERNAL', 'An unexpected error; the requestId identifies it in the logs.');
-  if (group.auth !== 'public' || definition.url === '/readyz') {
+  if (group.auth !== 'public') {
     add('SERVICE_UNAVAILABLE', 'The database is unreachable; retry after `Retry-After` seconds.');
   }
   return [...codes]
