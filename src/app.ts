@@ -32,6 +32,7 @@ import { orderRoutes } from './orders/orders.routes.ts';
 import { paymentMethodRoutes } from './payment-methods/payment-methods.routes.ts';
 import { invoiceRoutes } from './invoices/invoices.routes.ts';
 import { paymentRoutes } from './payments/payments.routes.ts';
+import { reportRoutes } from './reports/reports.routes.ts';
 
 /** Key-and-organization pairs whose authentication is kept (oldest dropped first). */
 const AUTH_CACHE_ENTRIES = 10_000;
@@ -164,6 +165,7 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
       await om.register(paymentMethodRoutes());
       await om.register(invoiceRoutes());
       await om.register(paymentRoutes());
+      await om.register(reportRoutes());
     },
     { prefix: '/v1/om' },
   );
