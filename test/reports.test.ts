@@ -63,7 +63,7 @@ async function setTimes(id: string, times: { created?: string; completed?: strin
       .execute();
 }
 
-describe('payments summary over real payments', () => {
+void describe('payments summary over real payments', () => {
   let org: TestOrg;
   let cash: string;
   let card: string;
@@ -202,7 +202,7 @@ describe('payments summary over real payments', () => {
   });
 });
 
-describe('days cut at local midnight', () => {
+void describe('days cut at local midnight', () => {
   let org: TestOrg;
   let cash: string;
   let card: string;
