@@ -33,6 +33,7 @@ import { paymentMethodRoutes } from './payment-methods/payment-methods.routes.ts
 import { invoiceRoutes } from './invoices/invoices.routes.ts';
 import { paymentRoutes } from './payments/payments.routes.ts';
 import { reportRoutes } from './reports/reports.routes.ts';
+import { consoleRoutes } from './console/console.routes.ts';
 
 /** Key-and-organization pairs whose authentication is kept (oldest dropped first). */
 const AUTH_CACHE_ENTRIES = 10_000;
@@ -136,6 +137,7 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
     },
   );
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await consoleRoutes(app);
 
   // Authentication answers are kept while this process learns of every change to keys and
   // organizations (src/api-keys/auth-cache.ts): PostgreSQL tells it, SQLite is asked.
