@@ -32,6 +32,8 @@ import { orderRoutes } from './orders/orders.routes.ts';
 import { paymentMethodRoutes } from './payment-methods/payment-methods.routes.ts';
 import { invoiceRoutes } from './invoices/invoices.routes.ts';
 import { paymentRoutes } from './payments/payments.routes.ts';
+import { reportRoutes } from './reports/reports.routes.ts';
+import { consoleRoutes } from './console/console.routes.ts';
 
 /** Key-and-organization pairs whose authentication is kept (oldest dropped first). */
 const AUTH_CACHE_ENTRIES = 10_000;
@@ -69,6 +71,7 @@ export const ROUTE_GROUPS: Record<RouteAuth, RoutePlugin[]> = {
     paymentMethodRoutes,
     invoiceRoutes,
     paymentRoutes,
+    reportRoutes,
   ],
   admin: [organizationAdminRoutes, apiKeyAdminRoutes],
 };
@@ -167,6 +170,7 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
 
   for (const group of ROUTE_GROUPS.public) await app.register(group);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await consoleRoutes(app);
 
   // Authentication answers are kept while this process learns of every change to keys and
   // organizations (src/api-keys/auth-cache.ts): PostgreSQL tells it, SQLite is asked.

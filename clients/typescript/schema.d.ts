@@ -866,6 +866,37 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/om/reports/payments-summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The takings of a range by method and/or local day (manager): a till's Z report
+         * @description Complete payments count by `completedAt` (reversed ones by neither), pending and in-progress ones by `createdAt`; days are cut in `timeZone` (default the organization's). Sums are exact, in minor units, shown in major units.
+         *
+         *     **Error codes**
+         *
+         *     | Status | Code | Meaning |
+         *     | --- | --- | --- |
+         *     | 400 | `InvalidParameter` | A bad or too long range (at most 92 days), an unknown time zone or groupBy; `details.field` names it. |
+         *     | 401 | `UNAUTHORIZED` | The api-key header is missing, unknown or revoked. |
+         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or is below manager. |
+         *     | 429 | `RATE_LIMITED` | Too many requests from this key; retry after `Retry-After` seconds. |
+         *     | 500 | `INTERNAL` | An unexpected error; the requestId identifies it in the logs. |
+         *     | 503 | `SERVICE_UNAVAILABLE` | The database is unreachable; retry after `Retry-After` seconds. |
+         */
+        get: operations["getPaymentsSummary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/organizations": {
         parameters: {
             query?: never;
@@ -1087,6 +1118,7 @@ export interface components {
             currencyExponent: number;
             settings: {
                 maxPaymentsPerOrder: number;
+                timeZone: string;
             };
             /** Format: date-time */
             createdAt: string;
@@ -1203,8 +1235,65 @@ export interface components {
             updatedVia: string;
             updatedBy: string;
         };
-        /** ApiKey */
+        /** PaymentsSummary */
         "def-5": {
+            currency: string;
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            timeZone: string;
+            groupBy: string;
+            groups: {
+                methodId?: string | null;
+                /** @description Local date (YYYY-MM-DD) in timeZone. */
+                day?: string;
+                /** @description Complete receipts, by completedAt. */
+                receipts: {
+                    count: number;
+                    /** @description Major units of the organization’s currency. */
+                    amount: number;
+                };
+                /** @description Complete refunds, by completedAt. */
+                refunds: {
+                    count: number;
+                    /** @description Major units of the organization’s currency. */
+                    amount: number;
+                };
+                /** @description receipts.amount − refunds.amount. */
+                net: number;
+                /** @description Pending and in-progress payments (receipts and refunds), by createdAt. */
+                pending: {
+                    count: number;
+                    /** @description Major units of the organization’s currency. */
+                    amount: number;
+                };
+            }[];
+            totals: {
+                /** @description Complete receipts, by completedAt. */
+                receipts: {
+                    count: number;
+                    /** @description Major units of the organization’s currency. */
+                    amount: number;
+                };
+                /** @description Complete refunds, by completedAt. */
+                refunds: {
+                    count: number;
+                    /** @description Major units of the organization’s currency. */
+                    amount: number;
+                };
+                /** @description receipts.amount − refunds.amount. */
+                net: number;
+                /** @description Pending and in-progress payments (receipts and refunds), by createdAt. */
+                pending: {
+                    count: number;
+                    /** @description Major units of the organization’s currency. */
+                    amount: number;
+                };
+            };
+        };
+        /** ApiKey */
+        "def-6": {
             id: string;
             name: string;
             principal: string;
@@ -1521,6 +1610,9 @@ export interface operations {
                 createdTo?: string;
                 status?: "open" | "closed" | "canceled";
                 customerUid?: string;
+                /** @description The order number. */
+                number?: number;
+                externalRef?: string;
             };
             header?: never;
             path?: never;
@@ -7744,6 +7836,167 @@ export interface operations {
             };
         };
     };
+    getPaymentsSummary: {
+        parameters: {
+            query: {
+                /** @description Start of the range (inclusive). */
+                from: string;
+                /** @description End of the range (exclusive); at most 92 days after from. */
+                to: string;
+                /**
+                 * @description IANA zone the days are cut in; default the organization's timeZone setting.
+                 * @example Asia/Riyadh
+                 */
+                timeZone?: string;
+                groupBy: "method" | "day" | "method,day";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: the envelope, its `data` as below. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        app: string;
+                        service: string;
+                        warnings: ({
+                            code: string;
+                            message: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        instanceId: string;
+                        requestId: string;
+                        data: components["schemas"]["def-5"];
+                    };
+                };
+            };
+            /** @description Functional error: validation or a business rule: `InvalidParameter`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "InvalidParameter";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description Unauthenticated: `UNAUTHORIZED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNAUTHORIZED";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description Forbidden: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "FORBIDDEN";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description Rate limited: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description Internal error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INTERNAL";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description Database unavailable: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SERVICE_UNAVAILABLE";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                        requestId: string;
+                    };
+                };
+            };
+        };
+    };
     listOrganizations: {
         parameters: {
             query: {
@@ -7927,6 +8180,7 @@ export interface operations {
                         /** @description ISO 4217 code; fixes the minor-unit exponent (KWD 3, SAR 2, JPY 0). */
                         currency: string;
                         maxPaymentsPerOrder?: number | null;
+                        timeZone?: string | null;
                     };
                 };
             };
@@ -8350,6 +8604,11 @@ export interface operations {
                     params: {
                         name?: string;
                         maxPaymentsPerOrder?: number;
+                        /**
+                         * @description IANA time-zone name (e.g. Asia/Riyadh, Europe/Berlin); reports cut days at midnight in it.
+                         * @example Asia/Riyadh
+                         */
+                        timeZone?: string;
                     };
                 };
             };
@@ -8624,7 +8883,7 @@ export interface operations {
                         instanceId: string;
                         requestId: string;
                         data: {
-                            items: components["schemas"]["def-5"][];
+                            items: components["schemas"]["def-6"][];
                             next: string | null;
                         };
                     };
@@ -8809,7 +9068,7 @@ export interface operations {
                             id: string;
                             /** @description Shown once; only a hash is stored. */
                             secret: string;
-                            apiKey: components["schemas"]["def-5"];
+                            apiKey: components["schemas"]["def-6"];
                         };
                     };
                 };
@@ -9039,7 +9298,7 @@ export interface operations {
                         instanceId: string;
                         requestId: string;
                         data: {
-                            apiKey: components["schemas"]["def-5"];
+                            apiKey: components["schemas"]["def-6"];
                         };
                     };
                 };

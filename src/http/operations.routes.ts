@@ -10,6 +10,7 @@ export const OPENAPI_TAGS = [
   { name: 'payments', description: 'Receipts and refunds against orders (API.md §3.5).' },
   { name: 'payment methods', description: 'Cash, card … in Arabic and English (API.md §3.3).' },
   { name: 'invoices', description: 'Invoices of an order (API.md §3.4).' },
+  { name: 'reports', description: "The day's takings by method and day (API.md §8)." },
   { name: 'organization', description: 'The calling organization.' },
   { name: 'administration', description: 'Organizations and api keys (admin keys).' },
   { name: 'operations', description: 'Health and readiness.' },
