@@ -6,8 +6,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPgPool } from '../src/db/engine.ts';
 import { CompiledQuery } from 'kysely';
+import pg from 'pg';
 import { BatchingPool, deferred, TOGETHER } from '../src/db/pg-pool.ts';
 import { isDatabaseUnavailable } from '../src/db/unavailable.ts';
+import { json, startTestApp, type TestApp, type TestOrg } from './support/app.ts';
 import { createTestDatabase, TEST_ENGINE, type TestDatabase } from './support/database.ts';
 
 if (TEST_ENGINE === 'postgres') {
@@ -427,6 +429,102 @@ if (TEST_ENGINE === 'postgres') {
       } finally {
         await other.end();
       }
+    });
+  });
+}
+
+if (TEST_ENGINE === 'postgres') {
+  void describe('a backend killed under a request (HTTP)', () => {
+    let t: TestApp;
+    let org: TestOrg;
+    let methodId: string;
+    let locker: pg.Client;
+
+    before(async () => {
+      t = await startTestApp({ rateLimitPerMinute: 0 });
+      org = await t.createOrg();
+      const method = await t.call(org, 'admin', {
+        method: 'POST',
+        url: '/v1/om/payment-methods',
+        payload: {
+          params: { code: 'cash', locales: { ar: { name: 'نقد' }, en: { name: 'Cash' } } },
+        },
+      });
+      assert.equal(method.statusCode, 200, method.body);
+      methodId = json(method).data.id as string;
+      locker = new pg.Client({ connectionString: t.testDatabase.url });
+      await locker.connect();
+    });
+    after(async () => {
+      await locker.end();
+      await t.close();
+    });
+
+    const pay = (orderId: string, key: string) =>
+      t.call(org, 'cashier', {
+        method: 'POST',
+        url: '/v1/om/payments',
+        headers: { 'idempotency-key': key },
+        payload: {
+          params: { orderId, type: 'receipt', methodId, amount: 10, status: 'complete' },
+        },
+      });
+    const paymentsOf = async (orderId: string) => {
+      const r = await t.call(org, 'manager', {
+        method: 'GET',
+        url: `/v1/om/orders/${orderId}/payments`,
+      });
+      assert.equal(r.statusCode, 200, r.body);
+      return json(r).data;
+    };
+
+    void test('answered 503, nothing of it stays, what was committed stays, a retry under the key succeeds once', async () => {
+      const order = await t.call(org, 'cashier', {
+        method: 'POST',
+        url: '/v1/om/orders',
+        payload: { params: { total: 100 } },
+      });
+      assert.equal(order.statusCode, 200, order.body);
+      const orderId = json(order).data.id as string;
+      assert.equal((await pay(orderId, 'first')).statusCode, 200);
+      const before = await paymentsOf(orderId);
+
+      // Another session holds the order's row: the request's batch (its key's claim, the
+      // order's lock and the reads sent with it) waits there, mid-batch, until killed.
+      await locker.query('begin');
+      await locker.query('select 1 from orders where id = $1 for update', [orderId]);
+      const answer = pay(orderId, 'second');
+      let pid: number | undefined;
+      for (let i = 0; i < 200 && pid === undefined; i++) {
+        const { rows } = await locker.query<{ pid: number }>(
+          `select pid from pg_stat_activity where datname = current_database()
+             and application_name = 'om-payments' and wait_event_type = 'Lock'`,
+        );
+        pid = rows[0]?.pid;
+        if (pid === undefined) await new Promise((r) => setTimeout(r, 25));
+      }
+      assert.ok(pid !== undefined, 'the request waits on the lock');
+      await locker.query('select pg_terminate_backend($1)', [pid]);
+      const r = await answer;
+      await locker.query('rollback');
+      assert.equal(r.statusCode, 503, r.body);
+      assert.equal(r.headers['retry-after'], String(t.config.retryAfterSeconds));
+      assert.equal(json(r).error.code, 'SERVICE_UNAVAILABLE');
+      assert.doesNotMatch(r.body, /terminat|administrator|57P01/i);
+
+      assert.deepEqual(await paymentsOf(orderId), before, 'nothing of the killed request');
+      // The key was never claimed for good: the retry runs, once.
+      const retried = await pay(orderId, 'second');
+      assert.equal(retried.statusCode, 200, retried.body);
+      const replayed = await pay(orderId, 'second');
+      assert.equal(replayed.statusCode, 200);
+      assert.equal(json(replayed).data.id, json(retried).data.id);
+      const after = await paymentsOf(orderId);
+      assert.equal(
+        JSON.stringify(after).split('"type":"receipt"').length - 1,
+        2,
+        JSON.stringify(after),
+      );
     });
   });
 }
