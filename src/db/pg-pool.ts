@@ -360,9 +360,7 @@ export class BatchingPool implements PostgresPool {
       if (closedUpTo === this.#givenUp) return [];
       closedUpTo = this.#givenUp;
       return Object.entries(wire.parsedStatements).flatMap(([name, text]) =>
-        text !== undefined && this.#named.get(text)?.name !== name && !used.has(name)
-          ? [name]
-          : [],
+        text !== undefined && this.#named.get(text)?.name !== name && !used.has(name) ? [name] : [],
       );
     };
     // Held statements, oldest first; `begin` is held only as the first.
