@@ -11,6 +11,15 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { checkDatabaseInvariants } from '../invariants.ts';
 import {
+  ENDPOINT_BY_ROUTE,
+  documentedRoutes,
+  tableGaps,
+  type Endpoint,
+  type Kind,
+  type Req,
+} from '../endpoints.ts';
+import { AMOUNTS, Rng, recent, type AdminWorld, type OrgWorld } from '../fuzz-world.ts';
+import {
   ENGINE,
   call,
   exactly,
@@ -30,42 +39,6 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 const DEFAULT_SEED = 0x5eed2024;
 
 // ---------------------------------------------------------------------------------------
-// Deterministic PRNG (mulberry32).
-
-class Rng {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(items: readonly T[]): T {
-    if (items.length === 0) throw new Error('pick from an empty list');
-    return items[this.int(items.length)]!;
-  }
-  weighted<T>(items: readonly (readonly [T, number])[]): T {
-    const total = items.reduce((s, [, w]) => s + w, 0);
-    let r = this.next() * total;
-    for (const [item, w] of items) {
-      r -= w;
-      if (r < 0) return item;
-    }
-    return items[items.length - 1]![0];
-  }
-}
-
-// ---------------------------------------------------------------------------------------
 // The OpenAPI document.
 
 type Schema = Record<string, any>;
@@ -83,6 +56,8 @@ interface Operation {
   bodySchema: Schema | undefined;
   validateBody: ValidateFunction | undefined;
   validate200: ValidateFunction | undefined;
+  /** Its entry in reliability/endpoints.ts (undefined: a finding). */
+  entry: Endpoint | undefined;
 }
 
 function loadOperations(doc: any, ajv: Ajv): Operation[] {
@@ -120,6 +95,7 @@ function loadOperations(doc: any, ajv: Ajv): Operation[] {
           response === undefined
             ? undefined
             : ajv.compile({ ...response, components: doc.components }),
+        entry: ENDPOINT_BY_ROUTE.get(`${method} ${path}`),
       });
     }
   }
@@ -129,45 +105,6 @@ function loadOperations(doc: any, ajv: Ajv): Operation[] {
 // ---------------------------------------------------------------------------------------
 // The world: real objects the valid requests point at, refreshed as the fuzz uses them up.
 
-interface OrgWorld {
-  org: OrgKeys;
-  exponent: number;
-  orders: string[];
-  /** Open orders with room for receipts. */
-  openOrders: string[];
-  /** Open orders whose balance is 0 (close succeeds). */
-  settledOrders: string[];
-  closedOrders: string[];
-  /** Open orders with nothing paid (cancel succeeds). */
-  emptyOrders: string[];
-  payments: string[];
-  pending: { id: string; orderId: string }[];
-  completeReceipts: { id: string; orderId: string }[];
-  refunds: string[];
-  invoices: { id: string; orderId: string }[];
-  openInvoices: { id: string; orderId: string }[];
-  closedInvoices: { id: string; orderId: string }[];
-  /** Methods the fuzz may change or delete (never the organization's main method). */
-  methods: string[];
-  cursors: string[];
-}
-
-interface AdminWorld {
-  rootKey: string;
-  /** Organizations the fuzz may rename and re-configure. */
-  spareOrgs: string[];
-  allOrgs: string[];
-  /** Keys the fuzz may revoke. */
-  spareKeys: string[];
-  allKeys: string[];
-  cursors: string[];
-}
-
-const AMOUNTS: Record<number, number[]> = {
-  0: [1, 2, 5, 10],
-  2: [0.01, 0.5, 1, 2.5, 10.25],
-  3: [0.001, 0.5, 1.125, 2.5],
-};
 const TOTALS: Record<number, number[]> = {
   0: [100, 250, 1000],
   2: [100, 250.5, 1000, 99.99],
@@ -280,12 +217,6 @@ async function refreshAdmin(base: string, a: AdminWorld, round: number): Promise
   }
   const list = await must('list', await call(base, 'GET', '/v1/admin/api-keys?limit=1', h));
   if (typeof list.next === 'string') a.cursors.push(list.next);
-}
-
-/** The most recent entries are the likeliest to still be in the state they were made in. */
-function recent<T>(g: Rng, items: readonly T[], window = 6): T {
-  const start = Math.max(0, items.length - window);
-  return g.chance(0.85) ? items[start + g.int(items.length - start)]! : g.pick(items);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -501,110 +432,31 @@ function gen(schema: Schema, c: Gen, name?: string, optionalP = 0.5): unknown {
   }
 }
 
-/** Bodies and path ids that reach each route's success path with a real, fitting object. */
-function happy(c: Gen): { uid?: string; params?: Record<string, unknown> } | undefined {
-  const { g, w, a } = c;
-  const amount = g.pick(AMOUNTS[w.exponent]!);
-  switch (c.op.key) {
-    case 'POST /v1/om/payments': {
-      if (g.chance(0.3)) {
-        const source = recent(g, w.completeReceipts);
-        return {
-          params: {
-            orderId: source.orderId,
-            type: 'refund',
-            sourcePaymentId: source.id,
-            amount: AMOUNTS[w.exponent]![0],
-          },
-        };
-      }
-      return {
-        params: {
-          orderId: recent(g, w.openOrders),
-          type: 'receipt',
-          methodId: w.org.method,
-          amount,
-          status: g.pick(['pending', 'complete', 'progress']),
-          ...(g.chance(0.3) && { note: `n${c.counter()}`, attrs: { pos: 'fuzz' } }),
-        },
-      };
-    }
-    case 'PATCH /v1/om/payments/{uid}': {
-      const p = recent(g, w.pending);
-      return {
-        uid: p.id,
-        params: g.pick([
-          { note: `n${c.counter()}` },
-          { status: 'progress' },
-          { amount: AMOUNTS[w.exponent]![0], custom: true },
-          { attrs: { k: 'v' }, customerUid: 'cust-1' },
-          { id: p.id, orderId: p.orderId, note: null },
-        ]),
-      };
-    }
-    case 'PATCH /v1/om/payments/{uid}/confirm': {
-      const p = recent(g, w.pending);
-      return { uid: p.id, params: g.chance(0.5) ? {} : { id: p.id, orderId: p.orderId } };
-    }
-    case 'DELETE /v1/om/payments/{uid}':
-      return { uid: recent(g, w.pending).id };
-    case 'PATCH /v1/om/orders/{uid}/close':
-      return { uid: recent(g, w.settledOrders.length > 0 ? w.settledOrders : w.orders) };
-    case 'PATCH /v1/om/orders/{uid}/cancel':
-      return { uid: recent(g, w.emptyOrders) };
-    case 'PATCH /v1/om/orders/{uid}/reopen':
-      return { uid: recent(g, w.closedOrders.length > 0 ? w.closedOrders : w.orders) };
-    case 'PATCH /v1/om/orders/{uid}':
-      return { uid: recent(g, w.openOrders), params: { customerUid: `cust-${g.int(5)}` } };
-    case 'POST /v1/om/invoices': {
-      if (g.chance(0.3)) {
-        const ref = recent(g, w.closedInvoices);
-        return {
-          params: {
-            orderId: ref.orderId,
-            type: g.pick(['credit-note', 'debit-note']),
-            referenceInvoiceId: ref.id,
-          },
-        };
-      }
-      return { params: { orderId: recent(g, w.openOrders) } };
-    }
-    case 'PATCH /v1/om/invoices/{uid}':
-      return {
-        uid: recent(g, w.openInvoices).id,
-        params: { applyExpiresAt: '2032-06-01T12:00:00+03:00' },
-      };
-    case 'DELETE /v1/om/invoices/{uid}':
-    case 'PATCH /v1/om/invoices/{uid}/close':
-      return { uid: recent(g, w.openInvoices).id };
-    case 'POST /v1/om/invoices/{uid}/send':
-      return { uid: recent(g, w.closedInvoices).id, params: { channel: 'email' } };
-    case 'PATCH /v1/om/payment-methods/{uid}':
-      return {
-        uid: recent(g, w.methods),
-        params: { visible: true, locales: { en: { name: `Renamed ${c.counter()}` } } },
-      };
-    case 'PATCH /v1/admin/api-keys/{uid}/revoke':
-      return { uid: recent(g, a.spareKeys) };
-    default:
-      return undefined;
-  }
+/**
+ * Bodies and path ids that reach the route's success path with a real, fitting object: the
+ * route's `fuzz` entry in reliability/endpoints.ts (undefined: the schema's own values).
+ */
+function happy(c: Gen): Req | undefined {
+  // Drawn for every route, first: the request sequence is a function of the seed.
+  const amount = c.g.pick(AMOUNTS[c.w.exponent]!);
+  return c.op.entry?.fuzz?.({ g: c.g, w: c.w, a: c.a, counter: c.counter, amount });
 }
 
-/** A real id for the route's path, chosen so writes never touch what the fuzz relies on. */
+/** A real id of each kind, chosen so writes never touch what the fuzz relies on. */
+const REAL_UIDS: Record<Kind, (g: Rng, w: OrgWorld, a: AdminWorld, write: boolean) => string> = {
+  order: (g, w) => recent(g, w.orders),
+  payment: (g, w) => recent(g, w.payments, 10),
+  invoice: (g, w) => recent(g, w.invoices).id,
+  method: (g, w, _a, write) => (write || g.chance(0.5) ? recent(g, w.methods) : w.org.method),
+  organization: (g, _w, a, write) => (write ? g.pick(a.spareOrgs) : g.pick(a.allOrgs)),
+  apiKey: (g, _w, a, write) => (write ? recent(g, a.spareKeys) : g.pick(a.allKeys)),
+};
+
+/** A real id for the route's path, of the kind its table entry names. */
 function realUid(c: Gen): string {
-  const { g, w, a, op } = c;
-  const write = op.method !== 'GET';
-  if (op.path.startsWith('/v1/om/orders/')) return recent(g, w.orders);
-  if (op.path.startsWith('/v1/om/payments/')) return recent(g, w.payments, 10);
-  if (op.path.startsWith('/v1/om/invoices/')) return recent(g, w.invoices).id;
-  if (op.path.startsWith('/v1/om/payment-methods/'))
-    return write || g.chance(0.5) ? recent(g, w.methods) : w.org.method;
-  if (op.path.startsWith('/v1/admin/organizations/'))
-    return write ? g.pick(a.spareOrgs) : g.pick(a.allOrgs);
-  if (op.path.startsWith('/v1/admin/api-keys/'))
-    return write ? recent(g, a.spareKeys) : g.pick(a.allKeys);
-  return randomLooking(g);
+  const kind = c.op.entry?.uid;
+  if (kind === undefined) return randomLooking(c.g);
+  return REAL_UIDS[kind](c.g, c.w, c.a, c.op.method !== 'GET');
 }
 
 function randomLooking(g: Rng): string {
@@ -1592,6 +1444,8 @@ export const suite = {
       const ajv = new Ajv({ strict: false, allErrors: false, validateFormats: true });
       addFormats(ajv);
       const ops = loadOperations(doc, ajv);
+      // Every documented route must have its entry in the table, and every entry its route.
+      const gaps = tableGaps(documentedRoutes(doc));
 
       const org = (o: OrgKeys, exponent: number): OrgWorld => ({
         org: o,
@@ -1835,6 +1689,8 @@ export const suite = {
           exactly('invariant violations after the run', violations.length, 0),
           exactly('server ready after the run (1 = yes)', health.status === 200 ? 1 : 0, 1),
           exactly('routes under /v1/ not exercised', ops.length - covered, 0),
+          exactly('routes without an endpoints table entry', gaps.missing.length, 0),
+          exactly('endpoints table entries /openapi.json does not document', gaps.stale.length, 0),
         ],
         info: {
           seed,
@@ -1842,6 +1698,8 @@ export const suite = {
           requests: done,
           concurrency,
           routesInOpenapi: ops.length,
+          routesWithoutTableEntry: gaps.missing,
+          tableEntriesNotDocumented: gaps.stale,
           routesWithASuccess: successRoutes,
           routesWithoutSuccess: ops
             .filter((o) => (routes[o.key]?.success ?? 0) === 0)
