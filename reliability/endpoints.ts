@@ -36,9 +36,11 @@ export const ID_FIELDS: Record<string, Kind> = {
   organizations: 'organization',
 };
 
-/** A request to one route: the path id, the body's `params`, the query string. */
+/** A request to one route: the path ids, the body's `params`, the query string. */
 export interface Req {
   uid?: string;
+  /** Path ids other than {uid}, by name. */
+  path?: Record<string, string>;
   params?: Record<string, unknown>;
   query?: Record<string, string>;
 }
@@ -234,6 +236,8 @@ export interface Endpoint {
   allOrganizations?: true;
   /** The kind of object {uid} names. */
   uid?: Kind;
+  /** The kinds of the path's other ids ({deliveryId}, …). */
+  pathIds?: Record<string, Kind>;
   /** A valid request on the kit's long-lived objects (it may meet a business refusal). */
   template: (k: Kit) => Req;
   /** More bodies worth sending with the template's path id. */

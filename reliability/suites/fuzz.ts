@@ -49,6 +49,8 @@ interface Operation {
   key: string;
   admin: boolean;
   hasUid: boolean;
+  /** Names of the path's other ids ({deliveryId}, …). */
+  pathIds: string[];
   query: { name: string; schema: Schema; required: boolean }[];
   /** The object branch of the request body schema, if the route takes a body. */
   body: Schema | undefined;
@@ -82,6 +84,7 @@ function loadOperations(doc: any, ajv: Ajv): Operation[] {
         key: `${method} ${path}`,
         admin: path.startsWith('/v1/admin/'),
         hasUid: path.includes('{uid}'),
+        pathIds: [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!).filter((n) => n !== 'uid'),
         query: params
           .filter((p) => p.in === 'query')
           .map((p) => ({ name: p.name, schema: p.schema, required: p.required === true })),
@@ -470,6 +473,8 @@ interface Draft {
   method: string;
   path: string;
   uid: string | undefined;
+  /** Values of the path's other ids. */
+  pathIds: Record<string, string>;
   query: [string, string][];
   /** The body as a value (undefined: no body). */
   value: unknown;
@@ -490,6 +495,13 @@ function draftValid(c: Gen, role: 'manager' | 'admin'): Draft {
   const h = happy(c);
   const uid = op.hasUid ? (h?.uid ?? realUid(c)) : undefined;
   c.uid = uid;
+  const pathIds: Record<string, string> = {};
+  for (const name of op.pathIds) {
+    const kind = op.entry?.pathIds?.[name];
+    pathIds[name] =
+      h?.path?.[name] ??
+      (kind === undefined ? randomLooking(g) : REAL_UIDS[kind](g, w, a, op.method !== 'GET'));
+  }
   let value: unknown;
   if (op.bodySchema !== undefined) {
     if (h?.params !== undefined && g.chance(0.7)) value = { params: h.params };
@@ -497,8 +509,10 @@ function draftValid(c: Gen, role: 'manager' | 'admin'): Draft {
       value = undefined;
     else value = gen(op.body!, c, undefined, g.pick([0, 0.3, 0.6, 1]));
   }
-  const query: [string, string][] = [];
+  // The entry's query first (a report's range); the schema's values for the rest.
+  const query: [string, string][] = Object.entries(h?.query ?? {});
   for (const q of op.query) {
+    if (h?.query?.[q.name] !== undefined) continue;
     if (q.name === 'limit' ? g.chance(0.5) : g.chance(0.25)) {
       const v = gen(q.schema, c, q.name);
       if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
@@ -516,6 +530,7 @@ function draftValid(c: Gen, role: 'manager' | 'admin'): Draft {
     method: op.method,
     path: op.path,
     uid,
+    pathIds,
     query,
     value,
     raw: new Raw(),
@@ -531,7 +546,8 @@ function draftValid(c: Gen, role: 'manager' | 'admin'): Draft {
 }
 
 function finish(d: Draft): FuzzRequest {
-  const path = d.uid === undefined ? d.path : d.path.replace('{uid}', d.uid);
+  const ids: Record<string, string | undefined> = { ...d.pathIds, uid: d.uid };
+  const path = d.path.replace(/\{(\w+)\}/g, (whole, name: string) => ids[name] ?? whole);
   const qs = d.query
     .map(([k, v]) => (k.startsWith('\u0001') ? k.slice(1) : `${enc(k)}=${enc(v)}`))
     .join('&');

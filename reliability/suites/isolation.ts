@@ -138,8 +138,16 @@ class Org implements Factory {
   }
 }
 
+/** The names of a route's path ids (`uid`, `deliveryId`, …), in order. */
+function pathIds(path: string): string[] {
+  return [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
+}
+
 function urlOf(op: Operation, t: Req): string {
-  const path = t.uid === undefined ? op.path : op.path.replace('{uid}', encodeURIComponent(t.uid));
+  const ids: Record<string, string | undefined> = { ...t.path, uid: t.uid };
+  const path = op.path.replace(/\{(\w+)\}/g, (whole, name: string) =>
+    ids[name] === undefined ? whole : encodeURIComponent(ids[name]),
+  );
   const qs = new URLSearchParams(t.query ?? {}).toString();
   return qs === '' ? path : `${path}?${qs}`;
 }
@@ -215,7 +223,7 @@ export const suite = {
           idsOfKind(kitB, kind),
         ),
       ]);
-      const before = await snapshot(base, fx.rootKey, B, kitB);
+      const before = await snapshot(base, fx.rootKey, B, kitB, covered);
 
       const findings: Record<string, unknown[]> = {};
       const remember = (kind: string, entry: unknown) => {
@@ -274,20 +282,24 @@ export const suite = {
       const opsOm = covered.filter((o) => !o.admin);
       // 1a. Path {uid}: A's admin key on B's objects of the route's kind, with the template's
       // body and each of the entry's variants.
-      for (const op of covered.filter((o) => o.path.includes('{uid}'))) {
-        const kind = op.entry.uid;
-        if (kind === undefined) {
-          uncovered.push(`${op.key} path`);
-          continue;
-        }
-        const t = op.entry.template(kitA);
-        const bodies = [t.params, ...(op.entry.variants ?? [])];
-        for (const [n, params] of bodies.entries()) {
-          await compare(
-            `${op.key} {uid}${n === 0 ? '' : ` ${JSON.stringify(params)}`}`,
-            (id) => send(base, op, { ...t, uid: id, params }, A.h('admin')),
-            idsOfKind(kitB, kind),
-          );
+      for (const op of covered) {
+        for (const name of pathIds(op.path)) {
+          const kind = name === 'uid' ? op.entry.uid : op.entry.pathIds?.[name];
+          if (kind === undefined) {
+            uncovered.push(`${op.key} path {${name}}`);
+            continue;
+          }
+          const t = op.entry.template(kitA);
+          const at = (id: string): Req =>
+            name === 'uid' ? { ...t, uid: id } : { ...t, path: { ...t.path, [name]: id } };
+          const bodies = [t.params, ...(op.entry.variants ?? [])];
+          for (const [n, params] of bodies.entries()) {
+            await compare(
+              `${op.key} {${name}}${n === 0 ? '' : ` ${JSON.stringify(params)}`}`,
+              (id) => send(base, op, { ...at(id), params }, A.h('admin')),
+              idsOfKind(kitB, kind),
+            );
+          }
         }
       }
       // 1b. Query ids of the lists.
@@ -493,7 +505,7 @@ export const suite = {
       const make = async (op: Covered) => {
         const t = await op.entry.fresh(mA);
         const headers = op.admin ? { 'api-key': fx.rootKey } : A.h('admin');
-        return { uid: t.uid, params: t.params ?? {}, headers };
+        return { uid: t.uid, path: t.path, params: t.params ?? {}, headers };
       };
       for (const op of covered.filter((o) => o.hasBody)) {
         const fields = Object.keys(protectedValues).filter((f) => !op.bodyFields.includes(f));
@@ -504,7 +516,7 @@ export const suite = {
               where === 'params'
                 ? { params: { ...c.params, [field]: protectedValues[field] } }
                 : { params: c.params, [field]: protectedValues[field] };
-            const reply = await call(base, op.method, urlOf(op, { uid: c.uid }), c.headers, body);
+            const reply = await call(base, op.method, urlOf(op, c), c.headers, body);
             calls.protectedFields++;
             protectedCases.push(`${op.key} ${where}.${field}`);
             if (reply.status === 200) {
@@ -530,7 +542,7 @@ export const suite = {
       const stored = await storedMarkers(fx.database.db, marker);
 
       // --- 5. B unchanged; invariants ----------------------------------------------------
-      const after = await snapshot(base, fx.rootKey, B, kitB);
+      const after = await snapshot(base, fx.rootKey, B, kitB, covered);
       const differences = Object.keys({ ...before, ...after }).filter(
         (k) => before[k] !== after[k],
       );
@@ -662,31 +674,31 @@ async function snapshot(
   rootKey: string,
   B: Org,
   k: Kit,
+  ops: Covered[],
 ): Promise<Record<string, string>> {
-  const h = B.h('admin');
   const out: Record<string, string> = {};
-  const get = async (url: string, headers = h) => {
-    const reply = await call(base, 'GET', url, headers);
+  const headersOf = (op: Covered) => (op.admin ? { 'api-key': rootKey } : B.h('admin'));
+  const get = async (op: Covered, url: string) => {
+    const reply = await call(base, 'GET', url, headersOf(op));
     out[url] = `${reply.status} ${JSON.stringify(scrub(reply.body, []))}`;
     return reply;
   };
-  await get('/v1/om/organization');
-  const lists = ['/v1/om/orders', '/v1/om/payments', '/v1/om/payment-methods', '/v1/om/invoices'];
-  for (const list of lists) {
-    const reply = await get(`${list}?limit=100`);
+  const gets = ops.filter((o) => o.method === 'GET');
+  const byId = gets.filter((o) => pathIds(o.path).join() === 'uid');
+  // B's lists (the platform's own lists also hold other organizations and what the run
+  // made), and each item through every route on `${list}/{uid}`.
+  for (const list of gets.filter((o) => !o.admin && pathIds(o.path).length === 0)) {
+    const query = { ...list.entry.template(k).query };
+    if (list.query.includes('limit')) query.limit = '100';
+    const reply = await get(list, urlOf(list, { query }));
     for (const item of (reply.body?.data?.items ?? []) as { id: string }[]) {
-      await get(`${list}/${item.id}`);
-      if (list === '/v1/om/orders') await get(`${list}/${item.id}/payments`);
-      if (list === '/v1/om/payments') await get(`${list}/${item.id}/history`);
+      for (const op of byId.filter((o) => o.path.startsWith(`${list.path}/{uid}`)))
+        await get(op, urlOf(op, { uid: item.id }));
     }
   }
   // Also what the kit named, in case a list lost (or never showed) an item.
-  for (const id of idsOfKind(k, 'order')) await get(`/v1/om/orders/${id}`);
-  for (const id of idsOfKind(k, 'payment')) await get(`/v1/om/payments/${id}`);
-  for (const id of idsOfKind(k, 'invoice')) await get(`/v1/om/invoices/${id}`);
-  for (const id of idsOfKind(k, 'method')) await get(`/v1/om/payment-methods/${id}`);
-  const root = { 'api-key': rootKey };
-  await get(`/v1/admin/organizations/${B.id}`, root);
-  for (const id of k.keyIds) await get(`/v1/admin/api-keys/${id}`, root);
+  for (const op of byId) {
+    for (const id of idsOfKind(k, op.entry.uid!)) await get(op, urlOf(op, { uid: id }));
+  }
   return out;
 }
