@@ -849,9 +849,19 @@ export function documentedRoutes(doc: unknown): string[] {
  * The table against the document: routes it documents without an entry (a new endpoint
  * nobody added here) and entries for routes it does not document (a removed or renamed one).
  */
-export function tableGaps(routes: string[]): { missing: string[]; stale: string[] } {
-  return {
+export function tableGaps(suite: string, routes: string[]): { missing: string[]; stale: string[] } {
+  const gaps = {
     missing: routes.filter((r) => !ENDPOINT_BY_ROUTE.has(r)),
     stale: ENDPOINTS.map((e) => e.route).filter((r) => !routes.includes(r)),
   };
+  // Said where it cannot be missed, besides the suite's figure.
+  for (const r of gaps.missing)
+    console.error(
+      `${suite}: ${r} is in /openapi.json but has no entry in reliability/endpoints.ts`,
+    );
+  for (const r of gaps.stale)
+    console.error(
+      `${suite}: reliability/endpoints.ts has an entry for ${r}, which /openapi.json lacks`,
+    );
+  return gaps;
 }

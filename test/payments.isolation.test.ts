@@ -8,9 +8,11 @@ import assert from 'node:assert/strict';
 import type { Role } from '../src/db/schema.ts';
 import {
   ENDPOINTS,
+  ENDPOINT_BY_ROUTE,
   ID_FIELDS,
   Maker,
   buildKit,
+  documentedRoutes,
   idsOfKind,
   type Kit,
 } from '../reliability/endpoints.ts';
@@ -370,6 +372,11 @@ void describe('payments: tenant isolation', () => {
     // Every payment route of the table on B's objects (its template and variants), and each
     // list with every id filter /openapi.json documents for it, set to one of B's ids.
     const doc = json(await t.app.inject({ method: 'GET', url: '/openapi.json' }));
+    assert.deepEqual(
+      documentedRoutes(doc).filter((r) => r.includes('/payments') && !ENDPOINT_BY_ROUTE.has(r)),
+      [],
+      'payment routes of /openapi.json without an entry in reliability/endpoints.ts',
+    );
     const routes: [Method, string, object | undefined][] = PAYMENT_ROUTES.flatMap((e) => {
       const [method, path] = e.route.split(' ') as [Method, string];
       const template = e.template(KB);

@@ -1461,7 +1461,7 @@ export const suite = {
       addFormats(ajv);
       const ops = loadOperations(doc, ajv);
       // Every documented route must have its entry in the table, and every entry its route.
-      const gaps = tableGaps(documentedRoutes(doc));
+      const gaps = tableGaps('fuzz', documentedRoutes(doc));
 
       const org = (o: OrgKeys, exponent: number): OrgWorld => ({
         org: o,

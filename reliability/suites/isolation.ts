@@ -210,7 +210,7 @@ export const suite = {
       const doc = await (await fetch(`${base}/openapi.json`)).json();
       const ops = loadOperations(doc);
       // Every documented route must have its entry in the table, and every entry its route.
-      const gaps = tableGaps(documentedRoutes(doc));
+      const gaps = tableGaps('isolation', documentedRoutes(doc));
       const covered = ops.filter((o): o is Covered => o.entry !== undefined);
       const A = new Org(base, fx.rootKey, await makeOrganization(base, fx.rootKey, 'SAR'));
       const B = new Org(base, fx.rootKey, await makeOrganization(base, fx.rootKey, 'SAR'));
