@@ -263,6 +263,12 @@ const pendingOf = async (m: Maker) => {
   return { order, payment: await m.receipt(order, 1) };
 };
 const receiptOn = (k: Kit) => ({ type: 'receipt', methodId: k.methodMain, amount: 0.01 });
+/** The last and the next 24 hours, fixed when the table loads: the kits' payments of today
+ * are in it, and the same request answers the same before and after a run. */
+const REPORT_RANGE = {
+  from: new Date(Date.now() - 86_400_000).toISOString(),
+  to: new Date(Date.now() + 86_400_000).toISOString(),
+};
 const locales = (ar: string, en: string) => ({ locales: { ar: { name: ar }, en: { name: en } } });
 
 export const ENDPOINTS: Endpoint[] = [
@@ -747,6 +753,17 @@ export const ENDPOINTS: Endpoint[] = [
     template: (k) => ({ uid: k.receiptPending }),
     fresh: async (m) => ({ uid: (await pendingOf(m)).payment }),
     fuzz: ({ g, w }) => ({ uid: recent(g, w.pending).id }),
+  },
+  // --- reports (manager, API.md §8) ---------------------------------------------------------
+  {
+    route: 'GET /v1/om/reports/payments-summary',
+    label: 'payments summary report',
+    role: 'manager',
+    template: () => ({ query: { ...REPORT_RANGE, groupBy: 'method,day' } }),
+    fresh: async () => ({ query: REPORT_RANGE }),
+    fuzz: ({ g }) => ({
+      query: { ...REPORT_RANGE, groupBy: g.pick(['method', 'day', 'method,day']) },
+    }),
   },
   // --- administration (an admin's; API.md §3) ---------------------------------------------
   {
