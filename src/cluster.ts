@@ -15,7 +15,7 @@ import { pino } from 'pino';
 import type { Config } from './config.ts';
 import { createDatabase } from './db/engine.ts';
 import { migrateToLatest } from './db/migrate.ts';
-import { bootstrapIfEmpty, type Bootstrapped } from './organizations/bootstrap.ts';
+import { bootstrapIfEmpty, type Bootstrapped } from './bootstrap.ts';
 import { bootstrapMessage, startServer } from './server.ts';
 
 /** First restart delay of a slot, doubled for each replacement that dies young. */
