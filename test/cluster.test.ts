@@ -24,7 +24,14 @@ interface Answer {
 }
 
 /** One request on a connection of its own, so the cluster hands each to the next worker. */
-function fresh(base: string, method: string, path: string, headers = {}, body?: unknown) {
+function fresh(
+  base: string,
+  method: string,
+  path: string,
+  headers = {},
+  body?: unknown,
+  timeoutMs = 20_000,
+) {
   return new Promise<Answer>((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const request = http.request(
@@ -36,7 +43,7 @@ function fresh(base: string, method: string, path: string, headers = {}, body?: 
           ...headers,
           ...(payload !== undefined && { 'content-type': 'application/json' }),
         },
-        timeout: 20_000,
+        timeout: timeoutMs,
       },
       (response) => {
         let text = '';
@@ -58,15 +65,26 @@ function fresh(base: string, method: string, path: string, headers = {}, body?: 
   });
 }
 
-/** The primary's JSON log lines (LOG_LEVEL=info) of one message. */
-function primaryLog(served: ServedProcess, msg: string): any[] {
+/** JSON log lines (LOG_LEVEL=info) of every process of the instance. */
+function logLines(served: ServedProcess): Record<string, any>[] {
   return served
     .stdout()
     .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>)
-    .filter((entry) => entry.role === 'primary' && entry.msg === msg);
+    .filter((line) => line.startsWith('{') && line.endsWith('}'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
+
+/** The primary's log lines of one message. */
+function primaryLog(served: ServedProcess, msg: string): any[] {
+  return logLines(served).filter((entry) => entry.role === 'primary' && entry.msg === msg);
+}
+
+/** A loaded machine compiles the sources (tsx) of three processes slowly. */
+const READY_MS = 60_000;
+/** A probe without an answer by then is a lost connection. */
+const PROBE_TIMEOUT_MS = 5000;
+/** How near the kill a probe may be lost: before the primary hears of the worker's death. */
+const KILL_INSTANT_MS = 1000;
 
 async function until(what: string, check: () => boolean, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -109,35 +127,66 @@ void describe('WORKERS=2', () => {
   void test('two workers answer on one port; one killed -9 is replaced, the port answering throughout', async () => {
     const db = await createTestDatabase();
     try {
-      const served = await startServe(db, { WORKERS: '2', LOG_LEVEL: 'info', OM_BOOTSTRAP: '0' });
-      await until('both workers', () => primaryLog(served, 'listening').length === 1);
+      const served = await startServe(
+        db,
+        { WORKERS: '2', LOG_LEVEL: 'info', OM_BOOTSTRAP: '0' },
+        READY_MS,
+      );
+      await until('both workers', () => primaryLog(served, 'listening').length === 1, READY_MS);
       const listening = primaryLog(served, 'worker listening');
       assert.equal(listening.length, 2);
       const before = await instanceIds(served.url, 2);
       assert.equal(before.size, 2, 'two workers, two instanceIds');
 
       const victim = listening[0].workerPid as number;
-      // Probes on fresh connections all the while: the other worker answers them.
+      // Probes on fresh connections every 25 ms, each on its own (not waiting for the one
+      // before), from before the kill until the replacement listens.
+      const probes: { at: number; ok: boolean; why?: string }[] = [];
+      const pending: Promise<void>[] = [];
       let probing = true;
-      const failures: string[] = [];
-      let probes = 0;
+      const probe = async (): Promise<void> => {
+        const at = Date.now();
+        try {
+          const r = await fresh(served.url, 'GET', '/healthz', {}, undefined, PROBE_TIMEOUT_MS);
+          probes.push({ at, ok: r.status === 200, why: `status ${r.status}` });
+        } catch (error) {
+          probes.push({ at, ok: false, why: (error as Error).message });
+        }
+      };
       const prober = (async () => {
         while (probing) {
-          probes++;
-          try {
-            const r = await fresh(served.url, 'GET', '/healthz');
-            if (r.status !== 200) failures.push(`status ${r.status}`);
-          } catch (error) {
-            failures.push((error as Error).message);
-          }
-          await new Promise((resolve) => setTimeout(resolve, 20));
+          pending.push(probe());
+          await new Promise((resolve) => setTimeout(resolve, 25));
         }
       })();
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const killedAt = Date.now();
       process.kill(victim, 'SIGKILL');
-      await until('the replacement', () => primaryLog(served, 'worker listening').length === 3);
+      await until(
+        'the replacement',
+        () => primaryLog(served, 'worker listening').length === 3,
+        READY_MS,
+      );
+      const replacedAt = Date.now();
       probing = false;
       await prober;
+      await Promise.all(pending);
+
+      // While one worker was down the other answered: every probe sent in that time but
+      // those in the instant of the kill. A connection the primary was handing to the
+      // victim as it died is lost with it (Node's round robin waits for the worker's
+      // acknowledgement, which never comes): its client gets no answer (docs/scaling.md).
+      const whileDown = probes.filter((p) => p.at >= killedAt && p.at < replacedAt);
+      const failed = probes.filter((p) => !p.ok).map((p) => ({ ...p, at: p.at - killedAt }));
+      assert.ok(
+        whileDown.filter((p) => p.ok).length >= 5,
+        `answered while down: ${whileDown.length}`,
+      );
+      assert.ok(
+        failed.length <= 2 &&
+          failed.every((p) => p.at > -KILL_INSTANT_MS && p.at < KILL_INSTANT_MS),
+        `probes failed (ms after the kill): ${JSON.stringify(failed)}`,
+      );
 
       const died = primaryLog(served, 'worker died; restarting');
       assert.equal(died.length, 1);
@@ -147,8 +196,6 @@ void describe('WORKERS=2', () => {
       const replacement = primaryLog(served, 'worker listening')[2];
       assert.equal(replacement.worker, listening[0].worker, 'started again in its slot');
       assert.notEqual(replacement.workerPid, victim);
-      assert.ok(probes > 10, `probes sent during the restart: ${probes}`);
-      assert.deepEqual(failures, [], 'every probe answered while a worker was down');
 
       const after = await instanceIds(served.url, 2);
       assert.equal(after.size, 2, 'two workers again');
@@ -163,8 +210,12 @@ void describe('WORKERS=2', () => {
     const db = await createTestDatabase();
     try {
       const org = await organization(db);
-      const served = await startServe(db, { WORKERS: '2', LOG_LEVEL: 'info', OM_BOOTSTRAP: '0' });
-      await until('both workers', () => primaryLog(served, 'listening').length === 1);
+      const served = await startServe(
+        db,
+        { WORKERS: '2', LOG_LEVEL: 'info', OM_BOOTSTRAP: '0' },
+        READY_MS,
+      );
+      await until('both workers', () => primaryLog(served, 'listening').length === 1, READY_MS);
       const method = await fresh(served.url, 'POST', '/v1/om/payment-methods', org.headers, {
         params: { locales: { ar: { name: 'نقد' }, en: { name: 'Cash' } } },
       });
@@ -184,7 +235,14 @@ void describe('WORKERS=2', () => {
             params: { orderId, type: 'receipt', methodId: method.body.data.id, amount: n },
           }),
         );
-        await new Promise((resolve) => setTimeout(resolve, 1000));
+        // In flight: both workers logged the request (and wait for the lock).
+        await until(
+          'the payments in flight',
+          () =>
+            logLines(served).filter(
+              (e) => e.msg === 'incoming request' && e.req?.url === '/v1/om/payments',
+            ).length === 2,
+        );
         served.child.kill('SIGTERM');
         await until(
           'the drain',
