@@ -100,8 +100,8 @@ async function supervise(config: Config): Promise<void> {
   const fork = (slot: Slot): void => {
     slot.timer = undefined;
     slot.startedAt = Date.now();
-    // OM_WORKER names the slot in the worker's logs; the worker reads the same settings.
-    const worker = cluster.fork({ OM_WORKER: String(slot.index) });
+    // The worker reads the same settings from the same environment.
+    const worker = cluster.fork();
     slot.worker = worker;
     worker.on('message', (message: unknown) => {
       if (!isListening(message)) return;
