@@ -28,6 +28,10 @@ export interface BenchProfile {
   workerRounds: number;
   /** Length of the mixed run whose memory is compared at 30 s and at the end (0: none). */
   memoryS: number;
+  /** Payments in the database (a year of history) for the one-day payments summary. */
+  reportHistory: number;
+  /** Summary requests measured, one at a time, after as many unreported ones. */
+  reportRequests: number;
 }
 
 export const PROFILES = {
@@ -42,6 +46,8 @@ export const PROFILES = {
     historyLarge: 10_000,
     workerRounds: 1,
     memoryS: 0,
+    reportHistory: 10_000,
+    reportRequests: 100,
   },
   quick: {
     warmupS: 5,
@@ -54,6 +60,8 @@ export const PROFILES = {
     historyLarge: 100_000,
     workerRounds: 2,
     memoryS: 0,
+    reportHistory: 100_000,
+    reportRequests: 500,
   },
   full: {
     warmupS: 10,
@@ -66,6 +74,8 @@ export const PROFILES = {
     historyLarge: 1_000_000,
     workerRounds: 3,
     memoryS: 300,
+    reportHistory: 1_000_000,
+    reportRequests: 2_000,
   },
 } satisfies Record<string, BenchProfile>;
 export type ProfileName = keyof typeof PROFILES;

@@ -32,6 +32,8 @@ import { orderRoutes } from './orders/orders.routes.ts';
 import { paymentMethodRoutes } from './payment-methods/payment-methods.routes.ts';
 import { invoiceRoutes } from './invoices/invoices.routes.ts';
 import { paymentRoutes } from './payments/payments.routes.ts';
+import { reportRoutes } from './reports/reports.routes.ts';
+import { consoleRoutes } from './console/console.routes.ts';
 
 /** Key-and-organization pairs whose authentication is kept (oldest dropped first). */
 const AUTH_CACHE_ENTRIES = 10_000;
@@ -135,6 +137,7 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
     },
   );
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await consoleRoutes(app);
 
   // Authentication answers are kept while this process learns of every change to keys and
   // organizations (src/api-keys/auth-cache.ts): PostgreSQL tells it, SQLite is asked.
@@ -164,6 +167,7 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
       await om.register(paymentMethodRoutes());
       await om.register(invoiceRoutes());
       await om.register(paymentRoutes());
+      await om.register(reportRoutes());
     },
     { prefix: '/v1/om' },
   );
