@@ -20,6 +20,11 @@ const EnvSchema = Type.Object({
    * this process may use (os.availableParallelism()).
    */
   WORKERS: Type.String({ pattern: '^(auto|[1-9][0-9]{0,2})$', default: '1' }),
+  /**
+   * PostgreSQL's driver: `pg` under our own protocol layer (src/db/pg-pool.ts), or
+   * postgres.js (src/db/postgres-js-driver.ts), measured against it (docs/performance.md).
+   */
+  PG_DRIVER: Type.Union([Type.Literal('pg'), Type.Literal('postgres-js')], { default: 'pg' }),
   OM_BOOTSTRAP: Type.Union([Type.Literal('0'), Type.Literal('1')], { default: '1' }),
   OM_DEFAULT_CURRENCY: Type.String({ pattern: '^[A-Z]{3}$', default: 'SAR' }),
   /** Largest request body in bytes; larger bodies are 413. */
@@ -52,7 +57,9 @@ export type Env = Static<typeof EnvSchema>;
 
 export type DatabaseConfig =
   | { engine: 'sqlite'; file: string; lockWaitMs?: number }
-  | { engine: 'postgres'; url: string; poolSize: number };
+  | { engine: 'postgres'; url: string; poolSize: number; driver?: PgDriver };
+
+export type PgDriver = 'pg' | 'postgres-js';
 
 export interface Config {
   port: number;
@@ -102,7 +109,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (workers > MAX_WORKERS) {
     throw new ConfigError(`WORKERS=${e.WORKERS}: at most ${MAX_WORKERS} workers`);
   }
-  const database = parseDatabaseUrl(e.DATABASE_URL, Math.floor(e.PG_POOL_SIZE / workers));
+  const database = parseDatabaseUrl(
+    e.DATABASE_URL,
+    Math.floor(e.PG_POOL_SIZE / workers),
+    e.PG_DRIVER,
+  );
   if (workers > 1 && database.engine === 'sqlite' && database.file === ':memory:') {
     throw new ConfigError(
       `WORKERS=${e.WORKERS}: workers share one database, and sqlite::memory: is private to a process`,
@@ -131,7 +142,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
-export function parseDatabaseUrl(url: string | undefined, poolSize: number): DatabaseConfig {
+export function parseDatabaseUrl(
+  url: string | undefined,
+  poolSize: number,
+  driver: PgDriver = 'pg',
+): DatabaseConfig {
   if (url === undefined) return { engine: 'sqlite', file: path.resolve(DEFAULT_SQLITE_FILE) };
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
@@ -145,7 +160,7 @@ export function parseDatabaseUrl(url: string | undefined, poolSize: number): Dat
     } catch {
       throw new ConfigError('DATABASE_URL: not a valid postgres:// URL');
     }
-    return { engine: 'postgres', url, poolSize };
+    return { engine: 'postgres', url, poolSize, ...(driver === 'pg' ? {} : { driver }) };
   }
   throw new ConfigError(
     'DATABASE_URL: must be sqlite:<path> or postgres://user@host:port/db (unset = embedded SQLite)',
