@@ -2,6 +2,7 @@
 // A bad value stops the process with a one-line reason instead of failing later.
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import os from 'node:os';
 import path from 'node:path';
 import { isSupportedCurrency } from './money/currency.ts';
 
@@ -9,7 +10,16 @@ const EnvSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   DATABASE_URL: Type.Optional(Type.String({ minLength: 1 })),
+  /**
+   * PostgreSQL connections this instance (all its workers together) opens at most; each worker
+   * gets an equal share, floor(PG_POOL_SIZE / WORKERS) (docs/scaling.md).
+   */
   PG_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
+  /**
+   * Service processes on the one port (src/cluster.ts): a count, or `auto` for one per core
+   * this process may use (os.availableParallelism()).
+   */
+  WORKERS: Type.String({ pattern: '^(auto|[1-9][0-9]{0,2})$', default: '1' }),
   /**
    * PostgreSQL's driver: `pg` under our own protocol layer (src/db/pg-pool.ts), or
    * postgres.js (src/db/postgres-js-driver.ts), measured against it (docs/performance.md).
@@ -53,6 +63,8 @@ export type PgDriver = 'pg' | 'postgres-js';
 
 export interface Config {
   port: number;
+  /** Service processes sharing the port; 1 = this process serves (no cluster). */
+  workers: number;
   host: string;
   database: DatabaseConfig;
   bootstrap: boolean;
@@ -67,6 +79,9 @@ export interface Config {
 }
 
 export class ConfigError extends Error {}
+
+/** More processes than this on one machine would only contend for its cores and locks. */
+const MAX_WORKERS = 64;
 
 export const DEFAULT_SQLITE_FILE = './data/om-payments.db';
 
@@ -90,10 +105,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `OM_DEFAULT_CURRENCY=${e.OM_DEFAULT_CURRENCY}: not an ISO 4217 currency code`,
     );
   }
+  const workers = e.WORKERS === 'auto' ? os.availableParallelism() : Number(e.WORKERS);
+  if (workers > MAX_WORKERS) {
+    throw new ConfigError(`WORKERS=${e.WORKERS}: at most ${MAX_WORKERS} workers`);
+  }
+  const database = parseDatabaseUrl(
+    e.DATABASE_URL,
+    Math.floor(e.PG_POOL_SIZE / workers),
+    e.PG_DRIVER,
+  );
+  if (workers > 1 && database.engine === 'sqlite' && database.file === ':memory:') {
+    throw new ConfigError(
+      `WORKERS=${e.WORKERS}: workers share one database, and sqlite::memory: is private to a process`,
+    );
+  }
+  if (database.engine === 'postgres' && database.poolSize < 1) {
+    throw new ConfigError(
+      `WORKERS=${e.WORKERS} (${workers} workers) needs PG_POOL_SIZE >= ${workers}, one connection each ` +
+        `(PG_POOL_SIZE=${e.PG_POOL_SIZE} is the whole instance's budget)`,
+    );
+  }
   return {
     port: e.PORT,
+    workers,
     host: e.HOST,
-    database: parseDatabaseUrl(e.DATABASE_URL, e.PG_POOL_SIZE, e.PG_DRIVER),
+    database,
     bootstrap: e.OM_BOOTSTRAP !== '0',
     defaultCurrency: e.OM_DEFAULT_CURRENCY,
     bodyLimit: e.BODY_LIMIT,
