@@ -46,7 +46,7 @@ void describe('events feed', () => {
     }
   };
 
-  test('events have the contract shape, oldest first, and stay in their organization', async () => {
+  void test('events have the contract shape, oldest first, and stay in their organization', async () => {
     const start = (await drain(org)).next;
     const orderId = await createOrder(org, 25);
     await createOrder(other);
@@ -80,7 +80,7 @@ void describe('events feed', () => {
     assert.equal(e.via, 'pos');
   });
 
-  test('type (exact or prefix) and entityId filter; next is the given after when nothing came', async () => {
+  void test('type (exact or prefix) and entityId filter; next is the given after when nothing came', async () => {
     const start = (await drain(org)).next;
     const a = await createOrder(org);
     await t.call(org, 'cashier', {
@@ -117,7 +117,7 @@ void describe('events feed', () => {
     );
   });
 
-  test('bad cursors and parameters are InvalidParameter', async () => {
+  void test('bad cursors and parameters are InvalidParameter', async () => {
     for (const q of [
       'after=nope',
       `after=${Buffer.from('["e1","x",1]').toString('base64url')}`,
@@ -133,7 +133,7 @@ void describe('events feed', () => {
     }
   });
 
-  test('wait answers as soon as an event commits, and at the deadline when none does', async () => {
+  void test('wait answers as soon as an event commits, and at the deadline when none does', async () => {
     const start = (await drain(org)).next;
     const began = Date.now();
     const waiting = feed(org, `after=${start}&wait=10`);
@@ -148,7 +148,7 @@ void describe('events feed', () => {
     assert.ok(Date.now() - quiet >= 900);
   });
 
-  test('a reader following next during 128 concurrent writes gets every event once, in a stable order', async () => {
+  void test('a reader following next during 128 concurrent writes gets every event once, in a stable order', async () => {
     const start = (await drain(org)).next;
     const seen: string[] = [];
     let cursor = start;
@@ -171,7 +171,7 @@ void describe('events feed', () => {
   });
 
   if (TEST_ENGINE === 'postgres') {
-    test('PostgreSQL: an event whose transaction commits late is served once, after it commits', async () => {
+    void test('PostgreSQL: an event whose transaction commits late is served once, after it commits', async () => {
       const start = (await drain(org)).next;
       // A transaction writes an event of this organization and stays open…
       const client = new pg.Client({ connectionString: t.testDatabase.url });
