@@ -6,7 +6,7 @@ import { createDatabase, type Database } from './db/engine.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { purgeEvents } from './events/events.repository.ts';
 import { purgeIdempotencyKeys } from './http/idempotency.ts';
-import { bootstrapIfEmpty, type Bootstrapped } from './organizations/bootstrap.ts';
+import { bootstrapIfEmpty, type Bootstrapped } from './bootstrap.ts';
 
 /** How often expired Idempotency-Keys are looked for. */
 const PURGE_EVERY_MS = 60_000;

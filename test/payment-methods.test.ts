@@ -12,7 +12,7 @@ import {
   isCodeUniqueViolation,
   type PaymentMethodRow,
 } from '../src/payment-methods/payment-methods.repository.ts';
-import { toPaymentMethod } from '../src/payment-methods/payment-methods.service.ts';
+import { toPaymentMethod } from '../src/payment-methods/payment-methods.view.ts';
 import { WARNINGS } from '../src/shared/warnings.ts';
 import { TEST_ENGINE } from './support/database.ts';
 import { json, startTestApp, type TestApp, type TestOrg } from './support/app.ts';

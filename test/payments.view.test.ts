@@ -8,8 +8,7 @@ import assert from 'node:assert/strict';
 import { createDatabase, type ExecutedStatement } from '../src/db/engine.ts';
 import { findOrder } from '../src/orders/orders.repository.ts';
 import { findPaymentMethodsByIds } from '../src/payment-methods/payment-methods.repository.ts';
-import { together } from '../src/db/together.ts';
-import { paymentsOfOrderQuery } from '../src/payments/payments.repository.ts';
+import { findPaymentsOfOrder } from '../src/payments/payments.repository.ts';
 import { listPayments } from '../src/payments/payments.service.ts';
 import { listedPaymentsOf, orderPaymentsOf } from '../src/payments/payments.view.ts';
 import type { RequestContext } from '../src/shared/context.ts';
@@ -72,7 +71,7 @@ void describe(`orderPaymentsOf (${TEST_ENGINE})`, () => {
   const read = async () => {
     const { db } = t.database;
     const order = (await findOrder(db, org.id, orderId))!;
-    const [rows] = await together(db, paymentsOfOrderQuery(db, org.id, orderId));
+    const { rows } = await findPaymentsOfOrder(db, org.id, orderId);
     return { db, order, rows };
   };
 

@@ -16,6 +16,7 @@ import {
   type Expression,
   type Kysely,
   type RawBuilder,
+  type Selectable,
   type SqlBool,
 } from 'kysely';
 import { isDeferred, TOGETHER } from './pg-pool.ts';
@@ -56,4 +57,27 @@ export function amongSubquery(
   return db.getExecutor().adapter instanceof PostgresAdapter
     ? sql<SqlBool>`${sql.ref(column)} = any(array(${subquery}))`
     : sql<SqlBool>`${sql.ref(column)} in (${subquery})`;
+}
+
+/** The tables whose rows a page of another table refers to by id. */
+type ReferencedTable = 'orders' | 'payment_methods';
+
+/**
+ * The organization's rows of `table` whose ids a subquery selects (the orders of a page of
+ * payments, their methods), compiled to be sent beside the page's own statement.
+ */
+export function among<T extends ReferencedTable>(
+  db: Kysely<DB>,
+  table: T,
+  organizationId: string,
+  ids: Expression<unknown>,
+): CompiledQuery<Selectable<DB[T]>> {
+  // One statement shape for every referenced table; Kysely cannot type a union table name.
+  const tableDb = db as unknown as Kysely<Pick<DB, 'orders'>>;
+  return tableDb
+    .selectFrom(table as 'orders')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where(amongSubquery(db, 'id', ids))
+    .compile();
 }

@@ -1,10 +1,9 @@
 // SQL for the orders table only. Every query is scoped by organization first.
-import type { Kysely, Selectable, SelectQueryBuilder, Updateable } from 'kysely';
+import type { Kysely, Selectable, Updateable } from 'kysely';
 import { newestFirst, type PageCursor } from '../db/pagination.ts';
 import { prepared } from '../db/prepared.ts';
 import { withRowLock } from '../db/row-lock.ts';
 import type { DB, OrderStatus, OrdersTable } from '../db/schema.ts';
-import { amongSubquery } from '../db/together.ts';
 
 export type OrderRow = Selectable<OrdersTable>;
 
@@ -109,23 +108,6 @@ export async function listOrders(
   if (filters.createdFrom !== undefined) q = q.where('created_at', '>=', filters.createdFrom);
   if (filters.createdTo !== undefined) q = q.where('created_at', '<', filters.createdTo);
   return newestFirst(q, page).execute();
-}
-
-/**
- * The orders among the ids a subquery selects (the orders of a page of payments), compiled
- * to be sent together with the page's own statement (src/db/together.ts).
- */
-export function ordersAmongQuery(
-  db: Kysely<DB>,
-  organizationId: string,
-  ids: SelectQueryBuilder<DB, 'payments', { order_id: string }>,
-) {
-  return db
-    .selectFrom('orders')
-    .selectAll()
-    .where('organization_id', '=', organizationId)
-    .where(amongSubquery(db, 'id', ids))
-    .compile();
 }
 
 /** The orders of this organization among `ids`, by id (foreign and unknown ids are absent). */

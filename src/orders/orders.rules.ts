@@ -2,7 +2,11 @@
 // is settled. The same predicate guards each action and builds the `can` list, so the list
 // and the enforcement cannot drift. No I/O here.
 import type { RuleFailure } from '../errors.ts';
-import type { OrderStatus, Role } from '../db/schema.ts';
+import type { Selectable } from 'kysely';
+import type { OrderStatus, OrdersTable, Role } from '../db/schema.ts';
+import { formatAmount } from '../money/wire.ts';
+import type { RequestContext } from '../shared/context.ts';
+import { warning, type Warning } from '../shared/warnings.ts';
 import { hasRole } from '../shared/roles.ts';
 
 export const ORDER_ACTIONS = ['update', 'close', 'cancel', 'reopen'] as const;
@@ -36,6 +40,26 @@ export interface OrderFigures {
 
 export function balanceDueMinor(order: Pick<OrderFigures, 'totalMinor' | 'paidMinor'>): number {
   return order.totalMinor - order.paidMinor;
+}
+
+/** An order row's figures, as the rules read them. */
+export function figuresOf(row: Selectable<OrdersTable>): OrderFigures {
+  return {
+    status: row.status,
+    totalMinor: row.total_minor,
+    paidMinor: row.paid_minor,
+    pendingMinor: row.pending_minor,
+    pendingRefundsMinor: row.pending_refunds_minor,
+  };
+}
+
+/** Warnings about the order's balance after a change (API.md §6.4). */
+export function balanceWarnings(ctx: RequestContext, row: Selectable<OrdersTable>): Warning[] {
+  const due = balanceDueMinor(figuresOf(row));
+  if (due === 0) return [warning('ORDER_FULLY_PAID', { orderId: row.id })];
+  if (due < 0)
+    return [warning('ORDER_OVERPAID', { orderId: row.id, credit: formatAmount(ctx, -due) })];
+  return [];
 }
 
 function hasPending(order: OrderFigures): boolean {

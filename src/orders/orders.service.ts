@@ -15,21 +15,18 @@ import type { RequestContext } from '../shared/context.ts';
 import { newId, nowIso } from '../shared/ids.ts';
 import { normalizeOptionalInstant } from '../shared/instants.ts';
 import { requireRole } from '../shared/roles.ts';
-import { warning, type Warning, type WithWarnings } from '../shared/warnings.ts';
-import { together } from '../db/together.ts';
-import {
-  orderPaymentsOf,
-  orderPaymentsQueries,
-  type OrderPayments,
-} from '../payments/payments.view.ts';
+import { warning, type WithWarnings } from '../shared/warnings.ts';
+import { findOrderWithPayments } from '../payments/payments.repository.ts';
+import { orderPaymentsOf, type OrderPayments } from '../payments/payments.view.ts';
 import * as repo from './orders.repository.ts';
 import {
   balanceDueMinor,
+  balanceWarnings,
   checkOrderAction,
+  figuresOf,
   minimumTotalMinor,
   orderCan,
   type OrderAction,
-  type OrderFigures,
 } from './orders.rules.ts';
 
 export interface Order extends AuditFields {
@@ -46,16 +43,6 @@ export interface Order extends AuditFields {
   closedAt: string | null;
   canceledAt: string | null;
   can: OrderAction[];
-}
-
-export function figuresOf(row: repo.OrderRow): OrderFigures {
-  return {
-    status: row.status,
-    totalMinor: row.total_minor,
-    paidMinor: row.paid_minor,
-    pendingMinor: row.pending_minor,
-    pendingRefundsMinor: row.pending_refunds_minor,
-  };
 }
 
 export function toOrder(ctx: RequestContext, row: repo.OrderRow): Order {
@@ -75,15 +62,6 @@ export function toOrder(ctx: RequestContext, row: repo.OrderRow): Order {
     can: orderCan(figuresOf(row), ctx.role),
     ...auditOf(row),
   };
-}
-
-/** Warnings about the order's balance after a change (API.md §6.4). */
-export function balanceWarnings(ctx: RequestContext, row: repo.OrderRow): Warning[] {
-  const due = balanceDueMinor(figuresOf(row));
-  if (due === 0) return [warning('ORDER_FULLY_PAID', { orderId: row.id })];
-  if (due < 0)
-    return [warning('ORDER_OVERPAID', { orderId: row.id, credit: formatAmount(ctx, -due) })];
-  return [];
 }
 
 export interface CreateOrderInput {
@@ -313,13 +291,7 @@ export async function getOrderPayments(
   id: string,
 ): Promise<OrderPayments> {
   const { db } = database;
-  // The order and its list in one round trip (src/db/together.ts).
-  const [orders, rows, methods] = await together(
-    db,
-    repo.orderQuery(db, ctx.organization.id, id),
-    ...orderPaymentsQueries(db, ctx, id),
-  );
-  const order = orders[0];
+  const { order, rows, methods } = await findOrderWithPayments(db, ctx.organization.id, id);
   if (order === undefined) throw new AppError('NOT_FOUND');
   return orderPaymentsOf(db, ctx, order, rows, methods);
 }

@@ -1,11 +1,10 @@
 // SQL for the payment_methods table only (plus the one question asked of payments: is a
 // method referenced?). Every query is scoped by organization first.
-import type { Kysely, Selectable, SelectQueryBuilder, Updateable } from 'kysely';
+import type { Kysely, Selectable, Updateable } from 'kysely';
 import { newestFirst, type PageCursor } from '../db/pagination.ts';
 import { prepared } from '../db/prepared.ts';
 import { withRowLock } from '../db/row-lock.ts';
 import type { DB, PaymentMethodsTable } from '../db/schema.ts';
-import { amongSubquery } from '../db/together.ts';
 
 export type PaymentMethodRow = Selectable<PaymentMethodsTable>;
 
@@ -83,23 +82,6 @@ export const methodsOfOrderQuery = prepared(
           .where('order_id', '=', orderId),
       ),
 ).compile;
-
-/**
- * The methods among the ids a subquery selects (the methods of a page of payments), compiled
- * to be sent together with the page's own statement (src/db/together.ts).
- */
-export function methodsAmongQuery(
-  db: Kysely<DB>,
-  organizationId: string,
-  ids: SelectQueryBuilder<DB, 'payments', { method_id: string | null }>,
-) {
-  return db
-    .selectFrom('payment_methods')
-    .selectAll()
-    .where('organization_id', '=', organizationId)
-    .where(amongSubquery(db, 'id', ids))
-    .compile();
-}
 
 /** The methods of this organization among `ids` (unknown and foreign ids are skipped). */
 export async function findPaymentMethodsByIds(

@@ -8,48 +8,14 @@ import { decodeCursor, toPage } from '../db/pagination.ts';
 import type { DB } from '../db/schema.ts';
 import { AppError, invalidParameter } from '../errors.ts';
 import { appendEvent, diff } from '../events/events.repository.ts';
-import { auditOf, createdBy, updatedBy, type AuditFields } from '../shared/audit.ts';
+import { createdBy, updatedBy } from '../shared/audit.ts';
 import type { RequestContext } from '../shared/context.ts';
 import { newId, nowIso } from '../shared/ids.ts';
 import { normalizeOptionalInstant } from '../shared/instants.ts';
 import { requireRole } from '../shared/roles.ts';
 import { warning, type WithWarnings } from '../shared/warnings.ts';
 import * as repo from './payment-methods.repository.ts';
-
-export interface MethodLocale {
-  name: string;
-  description: string | null;
-}
-
-export interface PaymentMethod extends AuditFields {
-  id: string;
-  locales: { ar: MethodLocale; en: MethodLocale };
-  visible: boolean;
-  code: string | null;
-}
-
-export function toPaymentMethod(row: repo.PaymentMethodRow): PaymentMethod {
-  return {
-    id: row.id,
-    locales: {
-      ar: { name: row.name_ar, description: row.description_ar },
-      en: { name: row.name_en, description: row.description_en },
-    },
-    visible: row.visible === 1,
-    code: row.code,
-    ...auditOf(row),
-  };
-}
-
-/** The methods among `ids` (as the payments module returns them beside payments). */
-export async function paymentMethodsByIds(
-  db: Kysely<DB>,
-  organizationId: string,
-  ids: readonly string[],
-): Promise<PaymentMethod[]> {
-  const rows = await repo.findPaymentMethodsByIds(db, organizationId, ids);
-  return rows.map(toPaymentMethod);
-}
+import { toPaymentMethod, type PaymentMethod } from './payment-methods.view.ts';
 
 export interface CreatePaymentMethodInput {
   locales: {

@@ -4,6 +4,18 @@ import type { Kysely, Selectable, Updateable } from 'kysely';
 import { newestFirst, type PageCursor } from '../db/pagination.ts';
 import { prepared } from '../db/prepared.ts';
 import type { DB, PaymentStatus, PaymentType, PaymentsTable } from '../db/schema.ts';
+import { among, together } from '../db/together.ts';
+import {
+  lockOrderOfPaymentQuery,
+  orderOfPaymentQuery,
+  orderQuery,
+  type OrderRow,
+} from '../orders/orders.repository.ts';
+import {
+  methodForUseQuery,
+  methodsOfOrderQuery,
+  type PaymentMethodRow,
+} from '../payment-methods/payment-methods.repository.ts';
 
 export type PaymentRow = Selectable<PaymentsTable>;
 
@@ -94,9 +106,85 @@ const selectOfOrder = prepared((db: Kysely<DB>, organizationId: string, orderId:
     .orderBy('id', 'desc'),
 );
 
-/** Compiled forms, to be sent together with other reads (src/db/together.ts). */
-export const paymentQuery = selectPayment.compile;
-export const paymentsOfOrderQuery = selectOfOrder.compile;
+// Reads that go together: independent statements sent in one round trip
+// (src/db/together.ts), each answering rows of its own table.
+
+/** The order of a payment, locked until the transaction ends (API.md §5), and the payment,
+ * read under that lock. Either is undefined when the payment is not this organization's. */
+export async function lockOrderOfPayment(
+  tx: Kysely<DB>,
+  organizationId: string,
+  paymentId: string,
+): Promise<{ order: OrderRow | undefined; payment: PaymentRow | undefined }> {
+  const [[order], [payment]] = await together(
+    tx,
+    lockOrderOfPaymentQuery(tx, organizationId, paymentId),
+    selectPayment.compile(tx, organizationId, paymentId),
+  );
+  return { order, payment };
+}
+
+/** A payment and its order (no lock). */
+export async function findPaymentAndOrder(
+  db: Kysely<DB>,
+  organizationId: string,
+  paymentId: string,
+): Promise<{ payment: PaymentRow | undefined; order: OrderRow | undefined }> {
+  const [[payment], [order]] = await together(
+    db,
+    selectPayment.compile(db, organizationId, paymentId),
+    orderOfPaymentQuery(db, organizationId, paymentId),
+  );
+  return { payment, order };
+}
+
+/** What a new payment names, read beside its order's lock: the method (share-locked, so it
+ * is not hidden meanwhile) and a refund's source. Absent ids read nothing. */
+export function creationReads(
+  tx: Kysely<DB>,
+  organizationId: string,
+  names: { methodId: string | undefined; sourcePaymentId: string | undefined },
+) {
+  return {
+    method:
+      names.methodId === undefined
+        ? undefined
+        : methodForUseQuery(tx, organizationId, names.methodId),
+    source:
+      names.sourcePaymentId === undefined
+        ? undefined
+        : selectPayment.compile(tx, organizationId, names.sourcePaymentId),
+  };
+}
+
+/** An order's non-deleted payments, newest first, and the methods they reference. */
+export async function findPaymentsOfOrder(
+  db: Kysely<DB>,
+  organizationId: string,
+  orderId: string,
+): Promise<{ rows: PaymentRow[]; methods: PaymentMethodRow[] }> {
+  const [rows, methods] = await together(
+    db,
+    selectOfOrder.compile(db, organizationId, orderId),
+    methodsOfOrderQuery(db, organizationId, orderId),
+  );
+  return { rows, methods };
+}
+
+/** An order, its non-deleted payments and the methods they reference. */
+export async function findOrderWithPayments(
+  db: Kysely<DB>,
+  organizationId: string,
+  orderId: string,
+): Promise<{ order: OrderRow | undefined; rows: PaymentRow[]; methods: PaymentMethodRow[] }> {
+  const [[order], rows, methods] = await together(
+    db,
+    orderQuery(db, organizationId, orderId),
+    selectOfOrder.compile(db, organizationId, orderId),
+    methodsOfOrderQuery(db, organizationId, orderId),
+  );
+  return { order, rows, methods };
+}
 
 export interface PaymentFilters {
   orderId?: string | undefined;
@@ -126,7 +214,7 @@ function filtered(db: Kysely<DB>, organizationId: string, filters: PaymentFilter
   return q;
 }
 
-/** One page of the matching payments, newest first (compiled, for `together`). */
+/** One page of the matching payments, newest first (compiled; tests read its plan). */
 export function listPaymentsQuery(
   db: Kysely<DB>,
   organizationId: string,
@@ -137,17 +225,26 @@ export function listPaymentsQuery(
 }
 
 /**
- * One column of that same page, as a subquery: what the page refers to (its orders, its
- * methods) can then be read in a statement of its own, sent beside the page's.
+ * One page of the matching payments, newest first, with the orders and methods it refers to.
+ * Those are read through the page's own query, as subqueries, in statements sent beside the
+ * page's (src/db/together.ts): each sees the data as of its own start, so callers read on
+ * their own anything the page names that those rows miss.
  */
-export function listedPaymentsColumn<C extends 'order_id' | 'method_id'>(
+export async function findPaymentsPage(
   db: Kysely<DB>,
   organizationId: string,
   filters: PaymentFilters,
   page: { limit: number; cursor: PageCursor | undefined },
-  column: C,
-) {
-  return newestFirst(filtered(db, organizationId, filters).select(column), page);
+): Promise<{ rows: PaymentRow[]; orders: OrderRow[]; methods: PaymentMethodRow[] }> {
+  const listed = (column: 'order_id' | 'method_id') =>
+    newestFirst(filtered(db, organizationId, filters).select(column), page);
+  const [rows, orders, methods] = await together(
+    db,
+    listPaymentsQuery(db, organizationId, filters, page),
+    among(db, 'orders', organizationId, listed('order_id')),
+    among(db, 'payment_methods', organizationId, listed('method_id')),
+  );
+  return { rows, orders, methods };
 }
 
 /** Ids of a receipt's refunds in pending/progress/complete, oldest first. */

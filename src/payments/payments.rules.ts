@@ -237,3 +237,16 @@ export function moveFigures(
       figures.pendingRefundsMinor - minus.pendingRefundsMinor + plus.pendingRefundsMinor,
   };
 }
+
+/** The event an update records (API.md §7): a reversal or a confirmation by status, else a
+ * correction when money fields of a complete payment changed, else a plain update. */
+export function updateEventType(
+  from: PaymentStatus,
+  to: PaymentStatus,
+  isCorrection: boolean,
+): 'payment.reversed' | 'payment.corrected' | 'payment.confirmed' | 'payment.updated' {
+  if (to === 'reversed' && from !== 'reversed') return 'payment.reversed';
+  if (isCorrection) return 'payment.corrected';
+  if (to === 'complete' && from !== 'complete') return 'payment.confirmed';
+  return 'payment.updated';
+}

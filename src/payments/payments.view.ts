@@ -2,18 +2,14 @@
 // `can` computed by the same rules that guard the actions.
 import type { Kysely } from 'kysely';
 import type { DB, PaymentStatus, PaymentType } from '../db/schema.ts';
-import { together } from '../db/together.ts';
 import { formatAmount } from '../money/wire.ts';
 import { findOrdersByIds, type OrderRow } from '../orders/orders.repository.ts';
-import {
-  methodsOfOrderQuery,
-  type PaymentMethodRow,
-} from '../payment-methods/payment-methods.repository.ts';
+import type { PaymentMethodRow } from '../payment-methods/payment-methods.repository.ts';
 import {
   paymentMethodsByIds,
   toPaymentMethod,
   type PaymentMethod,
-} from '../payment-methods/payment-methods.service.ts';
+} from '../payment-methods/payment-methods.view.ts';
 import { auditOf, type AuditFields } from '../shared/audit.ts';
 import type { RequestContext } from '../shared/context.ts';
 import * as repo from './payments.repository.ts';
@@ -126,16 +122,8 @@ export async function orderPayments(
   ctx: RequestContext,
   order: OrderRow,
 ): Promise<OrderPayments> {
-  const [rows, methods] = await together(db, ...orderPaymentsQueries(db, ctx, order.id));
+  const { rows, methods } = await repo.findPaymentsOfOrder(db, ctx.organization.id, order.id);
   return orderPaymentsOf(db, ctx, order, rows, methods);
-}
-
-/** The reads `orderPaymentsOf` answers from: the order's payments and their methods. */
-export function orderPaymentsQueries(db: Kysely<DB>, ctx: RequestContext, orderId: string) {
-  return [
-    repo.paymentsOfOrderQuery(db, ctx.organization.id, orderId),
-    methodsOfOrderQuery(db, ctx.organization.id, orderId),
-  ] as const;
 }
 
 /**

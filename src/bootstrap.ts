@@ -1,9 +1,9 @@
 // First start is usable at once: an empty database gets a demo organization and an admin key.
-import type { Database } from '../db/engine.ts';
-import { createApiKey, type ApiKey } from '../api-keys/api-keys.service.ts';
-import { cliCaller } from '../shared/context.ts';
-import { countOrganizations } from './organizations.repository.ts';
-import { createOrganization, type Organization } from './organizations.service.ts';
+import type { Database } from './db/engine.ts';
+import { createApiKey, type ApiKey } from './api-keys/api-keys.service.ts';
+import { cliCaller } from './shared/context.ts';
+import { countOrganizations } from './organizations/organizations.repository.ts';
+import { createOrganization, type Organization } from './organizations/organizations.service.ts';
 
 export interface Bootstrapped {
   organization: Organization;
