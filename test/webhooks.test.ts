@@ -225,6 +225,36 @@ void describe('webhooks', () => {
     await call(org, 'DELETE', `/webhook-endpoints/${other2.id}`);
   });
 
+  void test('POST /invoices/{id}/send is delivered as invoice.sent; messageId is its event id', async () => {
+    receiver.received = [];
+    const { id, secret } = await create({ url: receiver.url, events: ['invoice.sent'] });
+    const orderId = await createOrder();
+    const inv = await t.call(org, 'manager', {
+      method: 'POST',
+      url: '/v1/om/invoices',
+      payload: { params: { orderId } },
+    });
+    assert.equal(inv.statusCode, 200, inv.body);
+    const invoiceId = json(inv).data.id as string;
+    const closed = await t.call(org, 'manager', {
+      method: 'PATCH',
+      url: `/v1/om/invoices/${invoiceId}/close`,
+    });
+    assert.equal(closed.statusCode, 200, closed.body);
+    const sent = await t.call(org, 'manager', {
+      method: 'POST',
+      url: `/v1/om/invoices/${invoiceId}/send`,
+    });
+    assert.equal(sent.statusCode, 200, sent.body);
+    const { messageId } = json(sent).data;
+    await receiver.waitFor((r) => r.some((x) => x.headers['webhook-id'] === messageId));
+    assert.equal(receiver.received.length, 1, 'only invoice.sent is listened to');
+    const payload = verify(secret, receiver.received[0]!);
+    assert.equal(payload.type, 'invoice.sent');
+    assert.equal(payload.data.entityId, invoiceId);
+    await call(org, 'DELETE', `/webhook-endpoints/${id}`);
+  });
+
   void test("admin role only; another organization's endpoint is not found", async () => {
     const { id } = await create({ url: receiver.url, enabled: false });
     for (const role of ['viewer', 'cashier', 'manager'] as const) {
