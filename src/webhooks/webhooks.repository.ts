@@ -252,6 +252,19 @@ export async function followFeed(db: Kysely<DB>, organizationId: string, from: F
     .execute();
 }
 
+/** Where fan-out stands in an organization's feed, or undefined when it is not followed. */
+export async function followedFeed(
+  db: Kysely<DB>,
+  organizationId: string,
+): Promise<FeedPosition | undefined> {
+  const row = await db
+    .selectFrom('webhook_fanout')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .executeTakeFirst();
+  return row && { xact: String(row.xact), seq: Number(row.seq) };
+}
+
 export function followedFeeds(db: Kysely<DB>) {
   return db.selectFrom('webhook_fanout').selectAll().execute();
 }

@@ -90,27 +90,57 @@ export function startDeliveryWorker(
   timer = setTimeout(tick, 0);
   timer.unref();
 
+  /**
+   * Organizations whose feed is followed (they have or had endpoints), as of the last sweep;
+   * and those known not to be. A commit's notice for an organization of neither kind costs
+   * one read; for an unfollowed one, nothing until the next sweep.
+   */
+  let followed = new Map<string, FeedPosition>();
+  let unfollowed = new Set<string>();
+
   async function round(): Promise<void> {
-    const orgs = sweep
-      ? (await repo.followedFeeds(database.db)).map((f) => f.organization_id)
-      : [...hinted];
-    sweep = false;
-    hinted.clear();
-    for (const org of orgs) {
-      if (closing.signal.aborted) return;
-      await fanOut(org);
+    if (sweep) {
+      sweep = false;
+      hinted.clear();
+      const rows = await repo.followedFeeds(database.db);
+      followed = new Map(
+        rows.map((r) => [r.organization_id, { xact: String(r.xact), seq: Number(r.seq) }]),
+      );
+      unfollowed = new Set();
+      for (const [org, at] of followed) await fanOut(org, at);
+    } else {
+      const orgs = [...hinted].filter((org) => !unfollowed.has(org));
+      hinted.clear();
+      for (const org of orgs) {
+        let at = followed.get(org);
+        if (at === undefined) {
+          at = await repo.followedFeed(database.db, org);
+          if (at === undefined) {
+            unfollowed.add(org);
+            continue;
+          }
+          followed.set(org, at);
+        }
+        await fanOut(org, at);
+      }
     }
     await claimAndSend();
   }
 
-  /** Deliveries for the organization's new events, a batch per transaction. */
-  async function fanOut(organizationId: string): Promise<void> {
+  /**
+   * Deliveries for the organization's new events, a batch per transaction. `seen` is where
+   * fan-out stood when last read: a read first finds whether anything is new, so an idle
+   * organization costs no write transaction.
+   */
+  async function fanOut(organizationId: string, seen: FeedPosition): Promise<void> {
+    if (closing.signal.aborted) return;
+    if ((await readFeed(database.db, organizationId, seen, 1)).length === 0) return;
     for (;;) {
       const moved = await database.transaction(async (tx) => {
         const at = await repo.lockFanout(tx, organizationId);
-        if (at === undefined) return 0;
+        if (at === undefined) return undefined;
         const rows = await readFeed(tx, organizationId, at, FANOUT_BATCH);
-        if (rows.length === 0) return 0;
+        if (rows.length === 0) return undefined;
         const endpoints = (await repo.enabledEndpoints(tx, organizationId)).map(toEndpoint);
         const now = nowIso();
         const deliveries = rows.flatMap(({ event }) =>
@@ -121,9 +151,12 @@ export function startDeliveryWorker(
         await repo.insertDeliveries(tx, deliveries);
         const last: FeedPosition = rows[rows.length - 1]!.position;
         await repo.moveFanout(tx, organizationId, last);
-        return rows.length;
+        return { count: rows.length, last };
       });
-      if (moved < FANOUT_BATCH || closing.signal.aborted) return;
+      if (moved === undefined) return;
+      // Committed: the next pre-check starts here.
+      if (followed.has(organizationId)) followed.set(organizationId, moved.last);
+      if (moved.count < FANOUT_BATCH || closing.signal.aborted) return;
     }
   }
 
