@@ -4,6 +4,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
+import { buildApp } from '../src/app.ts';
+import { createDatabase } from '../src/db/engine.ts';
 import { TEST_ENGINE } from './support/database.ts';
 import { json, startTestApp, type TestApp, type TestOrg } from './support/app.ts';
 
@@ -169,6 +171,58 @@ void describe('events feed', () => {
     const again = (await drain(org, start)).items.map((e) => e.id);
     assert.deepEqual(again, seen);
   });
+
+  if (TEST_ENGINE === 'postgres') {
+    void test('PostgreSQL: a reader of one instance follows writes made through two instances exactly once', async () => {
+      const second = createDatabase(t.config.database);
+      const appB = await buildApp({ config: t.config, database: second, logger: false });
+      await appB.ready();
+      try {
+        const start = (await drain(org)).next;
+        const seen: string[] = [];
+        let cursor = start;
+        let writing = true;
+        const reader = (async () => {
+          for (;;) {
+            // Read through the second instance: the first one's commits reach it by NOTIFY.
+            const r = await appB.inject({
+              method: 'GET',
+              url: `/v1/om/events?after=${cursor}&limit=9&wait=1`,
+              headers: { 'api-key': org.keys.viewer, 'organization-id': org.id },
+            });
+            assert.equal(r.statusCode, 200, r.body);
+            const page = json(r).data as { items: { id: string }[]; next: string };
+            seen.push(...page.items.map((e) => e.id));
+            cursor = page.next;
+            if (!writing && page.items.length === 0) return;
+          }
+        })();
+        const apps = [t.app, appB];
+        await Promise.all(
+          Array.from({ length: 128 }, async (_, i) => {
+            const r = await apps[i % 2]!.inject({
+              method: 'POST',
+              url: '/v1/om/orders',
+              headers: { 'api-key': org.keys.cashier, 'organization-id': org.id },
+              payload: { params: { total: 5 } },
+            });
+            assert.equal(r.statusCode, 200, r.body);
+          }),
+        );
+        writing = false;
+        await reader;
+        assert.equal(seen.length, 128);
+        assert.equal(new Set(seen).size, 128);
+        assert.deepEqual(
+          (await drain(org, start)).items.map((e) => e.id),
+          seen,
+        );
+      } finally {
+        await appB.close();
+        await second.close();
+      }
+    });
+  }
 
   if (TEST_ENGINE === 'postgres') {
     void test('PostgreSQL: an event whose transaction commits late is served once, after it commits', async () => {
