@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { buildApp } from '../src/app.ts';
 import { createDatabase } from '../src/db/engine.ts';
+import { purgeEvents } from '../src/events/events.repository.ts';
 import { TEST_ENGINE } from './support/database.ts';
 import { json, startTestApp, type TestApp, type TestOrg } from './support/app.ts';
 
@@ -170,6 +171,39 @@ void describe('events feed', () => {
     assert.equal(new Set(seen).size, 128);
     const again = (await drain(org, start)).items.map((e) => e.id);
     assert.deepEqual(again, seen);
+  });
+
+  void test('events past the retention are purged in batches; newer ones and history stay', async () => {
+    const orderId = await createOrder(org);
+    const old = new Date(Date.now() - 40 * 86_400_000).toISOString();
+    const rows = Array.from({ length: 7 }, (_, i) => ({
+      organization_id: other.id,
+      id: `old-${i}`,
+      type: 'order.updated',
+      entity_type: 'order',
+      entity_id: 'gone',
+      data: '{}',
+      changes: null,
+      actor_by: 't',
+      actor_via: 't',
+      request_id: 't',
+      created_at: old,
+    }));
+    await t.database.db.insertInto('events').values(rows).execute();
+    await createOrder(other);
+    const forgotten = await purgeEvents(t.database, 30, { batch: 3 });
+    assert.equal(forgotten, 7);
+    const left = await t.database.db
+      .selectFrom('events')
+      .select('id')
+      .where('created_at', '<', new Date(Date.now() - 30 * 86_400_000).toISOString())
+      .execute();
+    assert.deepEqual(left, []);
+    const feedOfOther = (await drain(other)).items;
+    assert.ok(
+      feedOfOther.length >= 1 && feedOfOther.every((e) => !String(e.id).startsWith('old-')),
+    );
+    assert.equal((await drain(org, undefined, `&entityId=${orderId}`)).items.length, 1);
   });
 
   if (TEST_ENGINE === 'postgres') {

@@ -266,30 +266,32 @@ export async function purgeEvents(
 // The organization's first `batch` events in feed order, of which those past the cutoff go:
 // the walk stops at the first kept event instead of reading every kept one.
 function purgeBatch(tx: Kysely<DB>, organizationId: string, cutoff: string, batch: number) {
-  const postgres = isPostgresDb(tx);
-  return tx
-    .deleteFrom('events')
-    .where('organization_id', '=', organizationId)
+  const query = tx.deleteFrom('events').where('organization_id', '=', organizationId);
+  if (isPostgresDb(tx)) {
+    // `= any(array(…))`: looked up by primary key; with `in (…)` the planner may hash-join
+    // the whole table against the batch (measured: a sequential scan of every event).
+    const first = tx
+      .selectFrom('events')
+      .select('id')
+      .where('organization_id', '=', organizationId)
+      .orderBy('xact')
+      .orderBy('seq')
+      .limit(batch);
+    return query
+      .where(sql<boolean>`id = any(array(${first}))`)
+      .where('created_at', '<', cutoff)
+      .executeTakeFirst();
+  }
+  return query
     .where('created_at', '<', cutoff)
-    .where((eb) =>
-      eb(
-        'id',
-        'in',
-        (postgres
-          ? eb
-              .selectFrom('events')
-              .select('id')
-              .where('organization_id', '=', organizationId)
-              .orderBy('xact')
-              .orderBy('seq')
-          : eb
-              .selectFrom('events')
-              .select('id')
-              .where('organization_id', '=', organizationId)
-              .where('seq', '<', sql<number>`(select max(seq) from events)`)
-              .orderBy('seq')
-        ).limit(batch),
-      ),
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('events')
+        .select('id')
+        .where('organization_id', '=', organizationId)
+        .where('seq', '<', sql<number>`(select max(seq) from events)`)
+        .orderBy('seq')
+        .limit(batch),
     )
     .executeTakeFirst();
 }
