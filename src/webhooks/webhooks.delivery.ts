@@ -32,6 +32,49 @@ export async function checkedAddresses(url: URL, allowPrivate: boolean): Promise
   return addresses;
 }
 
+/**
+ * Connection pools by checked address, reused across attempts (keep-alive): an Agent's
+ * `connect.lookup` always answers its one address, so a connection it opens goes there and
+ * nowhere else, whatever the host's DNS says meanwhile. At most MAX_AGENTS are kept.
+ */
+export class Agents {
+  static readonly MAX_AGENTS = 100;
+  readonly #byAddress = new Map<string, Agent>();
+
+  for(target: LookupAddress): Agent {
+    const key = `${target.family}/${target.address}`;
+    let agent = this.#byAddress.get(key);
+    if (agent !== undefined) {
+      // Most recently used last (the oldest is let go first).
+      this.#byAddress.delete(key);
+      this.#byAddress.set(key, agent);
+      return agent;
+    }
+    const lookup = (
+      _host: string,
+      options: LookupOptions,
+      callback: (e: Error | null, address: string | LookupAddress[], family?: number) => void,
+    ) =>
+      options.all === true
+        ? callback(null, [target])
+        : callback(null, target.address, target.family);
+    agent = new Agent({ connect: { lookup, timeout: ATTEMPT_TIMEOUT_MS } });
+    this.#byAddress.set(key, agent);
+    if (this.#byAddress.size > Agents.MAX_AGENTS) {
+      const [oldestKey, oldest] = this.#byAddress.entries().next().value as [string, Agent];
+      this.#byAddress.delete(oldestKey);
+      void oldest.close().catch(() => undefined);
+    }
+    return agent;
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.#byAddress.values()];
+    this.#byAddress.clear();
+    await Promise.all(all.map((a) => a.destroy().catch(() => undefined)));
+  }
+}
+
 export interface Attempt {
   url: string;
   /** Secrets that sign (two during a rotation's 24 h). */
@@ -70,21 +113,12 @@ export function signedHeaders(
   };
 }
 
-export async function attempt(a: Attempt): Promise<AttemptOutcome> {
-  let agent: Agent | undefined;
+export async function attempt(a: Attempt, agents: Agents): Promise<AttemptOutcome> {
   try {
     const url = new URL(a.url);
     const [target] = await checkedAddresses(url, a.allowPrivate);
     // Every connection of this attempt goes to the address checked above.
-    const lookup = (
-      _host: string,
-      options: LookupOptions,
-      callback: (e: Error | null, address: string | LookupAddress[], family?: number) => void,
-    ) =>
-      options.all === true
-        ? callback(null, [target!])
-        : callback(null, target!.address, target!.family);
-    agent = new Agent({ connect: { lookup, timeout: ATTEMPT_TIMEOUT_MS }, pipelining: 0 });
+    const agent = agents.for(target!);
     const timeout = AbortSignal.timeout(ATTEMPT_TIMEOUT_MS);
     const signal = a.signal ? AbortSignal.any([timeout, a.signal]) : timeout;
     const response = await request(url, {
@@ -105,8 +139,6 @@ export async function attempt(a: Attempt): Promise<AttemptOutcome> {
     };
   } catch (error) {
     return { ok: false, statusCode: null, error: clip(describe(error)) };
-  } finally {
-    void agent?.destroy().catch(() => undefined);
   }
 }
 

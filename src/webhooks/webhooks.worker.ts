@@ -16,11 +16,11 @@
 // src/events/event-signal.ts) and at least every POLL_MS for retries that came due.
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebhookConfig } from '../config.ts';
-import type { Database } from '../db/engine.ts';
+import type { Database, Tx } from '../db/engine.ts';
 import type { EventSignal } from '../events/event-signal.ts';
 import { appendEvent, readFeed, type FeedPosition } from '../events/events.repository.ts';
 import { nowIso } from '../shared/ids.ts';
-import { attempt } from './webhooks.delivery.ts';
+import { Agents, attempt } from './webhooks.delivery.ts';
 import * as repo from './webhooks.repository.ts';
 import {
   DISABLE_AFTER_FAILING_MS,
@@ -33,12 +33,19 @@ import { deliveryRow, toEndpoint } from './webhooks.service.ts';
 const POLL_MS = 1000;
 const FANOUT_BATCH = 200;
 /** Attempts in flight at once, per process. */
-const CONCURRENCY = 8;
+const CONCURRENCY = 32;
 /** A claim outlives the 10 s attempt and the recording of its outcome. */
 const LEASE_MS = 30_000;
 
 /** Who the worker's own events (webhook-endpoint.disabled) are by. */
 const WORKER = { principal: 'system', via: 'webhook-worker', requestId: 'webhook-worker' };
+
+/** An outcome waiting for its batch's transaction. */
+interface PendingRecord {
+  run: (tx: Tx) => Promise<void>;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
 
 export interface DeliveryWorker {
   /** Runs a round now (tests; the worker wakes by itself otherwise). */
@@ -53,6 +60,7 @@ export function startDeliveryWorker(
   log: FastifyBaseLogger,
 ): DeliveryWorker {
   const closing = new AbortController();
+  const agents = new Agents();
   const inFlight = new Map<string, { delivery: repo.DeliveryRow; done: Promise<void> }>();
   /** Organizations heard of since the last round (all followed ones are swept each poll). */
   const hinted = new Set<string>();
@@ -161,8 +169,9 @@ export function startDeliveryWorker(
   }
 
   async function claimAndSend(): Promise<void> {
+    // Refilled by halves: one claim per many attempts, not one per attempt that ends.
+    if (inFlight.size > CONCURRENCY / 2 || closing.signal.aborted) return;
     const free = CONCURRENCY - inFlight.size;
-    if (free <= 0 || closing.signal.aborted) return;
     const now = nowIso();
     // A read first: an idle worker takes no write lock (SQLite) and writes nothing.
     if (!(await repo.anyDue(database.db, now))) return;
@@ -189,21 +198,24 @@ export function startDeliveryWorker(
     if (endpoint === undefined) return; // deleted meanwhile: its deliveries went with it
     const event = JSON.parse(delivery.payload) as { type: string; createdAt: string };
     const body = JSON.stringify({ type: event.type, timestamp: event.createdAt, data: event });
-    const outcome = await attempt({
-      url: endpoint.url,
-      secrets: signingSecrets(
-        {
-          secret: endpoint.secret,
-          previousSecret: endpoint.previous_secret,
-          previousExpiresAt: endpoint.previous_secret_expires_at,
-        },
-        Date.now(),
-      ),
-      messageId: delivery.event_id,
-      body,
-      allowPrivate: config.allowPrivate,
-      signal: closing.signal,
-    });
+    const outcome = await attempt(
+      {
+        url: endpoint.url,
+        secrets: signingSecrets(
+          {
+            secret: endpoint.secret,
+            previousSecret: endpoint.previous_secret,
+            previousExpiresAt: endpoint.previous_secret_expires_at,
+          },
+          Date.now(),
+        ),
+        messageId: delivery.event_id,
+        body,
+        allowPrivate: config.allowPrivate,
+        signal: closing.signal,
+      },
+      agents,
+    );
     if (closing.signal.aborted) {
       // Cut short by the service closing: not an attempt the receiver answered. Given back,
       // it is due again at once for whoever runs next.
@@ -215,7 +227,7 @@ export function startDeliveryWorker(
     const next = outcome.ok
       ? null
       : nextAttemptAt(attempts, config.retryScheduleSeconds, Date.now(), Math.random());
-    await database.transaction(async (tx) => {
+    await record(async (tx) => {
       const recorded = await repo.recordAttempt(tx, delivery, {
         status: outcome.ok ? 'succeeded' : next === null ? 'failed' : 'pending',
         at,
@@ -228,9 +240,37 @@ export function startDeliveryWorker(
     });
   }
 
+  let batch: PendingRecord[] | undefined;
+
+  /**
+   * Records an outcome: with the others that ended in the same turn of the event loop, in
+   * one short transaction of their own (never one an HTTP request waits in). Resolves once
+   * committed.
+   */
+  function record(run: (tx: Tx) => Promise<void>): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (batch === undefined) {
+        const entries: PendingRecord[] = [];
+        batch = entries;
+        setImmediate(() => {
+          batch = undefined;
+          database
+            .transaction(async (tx) => {
+              for (const entry of entries) await entry.run(tx);
+            })
+            .then(
+              () => entries.forEach((e) => e.resolve()),
+              (error: unknown) => entries.forEach((e) => e.reject(error)),
+            );
+        });
+      }
+      batch.push({ run, resolve, reject });
+    });
+  }
+
   /** Success clears the endpoint's failing streak; 5 days of failure disables it. */
   async function noteHealth(
-    tx: Parameters<Parameters<Database['transaction']>[0]>[0],
+    tx: Tx,
     endpoint: repo.EndpointRow,
     ok: boolean,
     at: string,
@@ -282,6 +322,7 @@ export function startDeliveryWorker(
       clearTimeout(timer);
       await running;
       await Promise.all([...inFlight.values()].map((f) => f.done));
+      await agents.close();
     },
   };
 }
