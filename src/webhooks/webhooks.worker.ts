@@ -177,8 +177,17 @@ export function startDeliveryWorker(
     if (!(await repo.anyDue(database.db, now))) return;
     const leaseUntil = new Date(Date.now() + LEASE_MS).toISOString();
     const claimed = await database.transaction((tx) => repo.claimDue(tx, now, leaseUntil, free));
+    // Each endpoint read once per claim, not once per attempt.
+    const endpoints = new Map<string, Promise<repo.EndpointRow | undefined>>();
     for (const delivery of claimed) {
-      const done = send(delivery)
+      const key = `${delivery.organization_id}/${delivery.endpoint_id}`;
+      let endpoint = endpoints.get(key);
+      if (endpoint === undefined) {
+        endpoint = repo.findEndpoint(database.db, delivery.organization_id, delivery.endpoint_id);
+        endpoints.set(key, endpoint);
+      }
+      const done = endpoint
+        .then((e) => send(delivery, e))
         .catch((error: unknown) => log.warn({ err: error }, 'webhook attempt not recorded'))
         .finally(() => {
           inFlight.delete(delivery.id);
@@ -189,12 +198,10 @@ export function startDeliveryWorker(
     }
   }
 
-  async function send(delivery: repo.DeliveryRow): Promise<void> {
-    const endpoint = await repo.findEndpoint(
-      database.db,
-      delivery.organization_id,
-      delivery.endpoint_id,
-    );
+  async function send(
+    delivery: repo.DeliveryRow,
+    endpoint: repo.EndpointRow | undefined,
+  ): Promise<void> {
     if (endpoint === undefined) return; // deleted meanwhile: its deliveries went with it
     const event = JSON.parse(delivery.payload) as { type: string; createdAt: string };
     const body = JSON.stringify({ type: event.type, timestamp: event.createdAt, data: event });
