@@ -39,12 +39,11 @@ export async function startServer(
         signal: closing.signal,
       })
         // Events past EVENT_RETENTION_DAYS (API.md §7), the same way: small batches.
-        .then(() =>
-          purgeEvents(database, config.eventRetentionDays, { signal: closing.signal }),
-        )
+        .then(() => purgeEvents(database, config.eventRetentionDays, { signal: closing.signal }))
         .then(
           () => undefined,
-          (error: unknown) => app.log.warn({ err: error }, 'purge of expired idempotency keys or events failed'),
+          (error: unknown) =>
+            app.log.warn({ err: error }, 'purge of expired idempotency keys or events failed'),
         )
         .finally(() => (purging = undefined));
     };

@@ -181,8 +181,8 @@ export interface WebhookDeliveriesTable {
   endpoint_id: string;
   event_id: string;
   event_type: string;
-  /** JSON: the event as the feed shows it. */
-  payload: string;
+  /** JSON: the event of a `webhook.test` delivery (not in the feed); null for feed events. */
+  payload: string | null;
   status: DeliveryStatus;
   attempts: Generated<number>;
   last_attempt_at: string | null;

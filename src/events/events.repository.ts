@@ -102,6 +102,22 @@ export async function eventsOf(
   return rows.map(toEventRecord);
 }
 
+/** The events among `ids` of one organization (the webhook worker's bodies). */
+export async function eventsByIds(
+  db: Kysely<DB>,
+  organizationId: string,
+  ids: readonly string[],
+): Promise<EventRecord[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .selectFrom('events')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where('id', 'in', ids)
+    .execute();
+  return rows.map(toEventRecord);
+}
+
 /** An event as the feed, history and webhooks show it (API.md §7). */
 export function toEventRecord(r: Selectable<EventsTable>): EventRecord {
   return {

@@ -47,7 +47,8 @@ export const FeedQuerySchema = Type.Object(
       minimum: 0,
       maximum: 30,
       default: 0,
-      description: 'Seconds to hold the request while nothing new is there; answers at once when an event commits.',
+      description:
+        'Seconds to hold the request while nothing new is there; answers at once when an event commits.',
     }),
   },
   { additionalProperties: false },

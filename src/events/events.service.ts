@@ -47,7 +47,8 @@ export async function listEvents(
       const last: FeedPosition | undefined = rows[rows.length - 1]?.position;
       return {
         items: rows.map((r) => r.event),
-        next: last !== undefined ? encodeFeedCursor(last) : (query.after ?? encodeFeedCursor(after)),
+        next:
+          last !== undefined ? encodeFeedCursor(last) : (query.after ?? encodeFeedCursor(after)),
       };
     }
     if (heard && database.engine === 'postgres') {

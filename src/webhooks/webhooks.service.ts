@@ -305,19 +305,23 @@ export async function testEndpoint(
       requestId: ctx.requestId,
       createdAt: at,
     };
-    await repo.insertDeliveries(tx, [deliveryRow(ctx.organization.id, id, event, at)]);
+    await repo.insertDeliveries(tx, [deliveryRow(ctx.organization.id, id, event, at, false)]);
     // Wakes the worker once committed (as an event of this organization would).
     noteEvent(tx, ctx.organization.id);
     return { eventId: event.id };
   });
 }
 
-/** A new pending delivery of `event` to an endpoint, due at `at`. */
+/**
+ * A new pending delivery of `event` to an endpoint, due at `at`. The event itself is kept
+ * only when it is not in the feed (`inFeed` false: webhook.test).
+ */
 export function deliveryRow(
   organizationId: string,
   endpointId: string,
-  event: EventRecord,
+  event: Pick<EventRecord, 'id' | 'type'>,
   at: string,
+  inFeed = true,
 ) {
   return {
     organization_id: organizationId,
@@ -325,7 +329,7 @@ export function deliveryRow(
     endpoint_id: endpointId,
     event_id: event.id,
     event_type: event.type,
-    payload: JSON.stringify(event),
+    payload: inFeed ? null : JSON.stringify(event),
     status: 'pending' as const,
     last_attempt_at: null,
     last_status_code: null,

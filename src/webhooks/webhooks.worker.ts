@@ -18,7 +18,13 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { WebhookConfig } from '../config.ts';
 import type { Database, Tx } from '../db/engine.ts';
 import type { EventSignal } from '../events/event-signal.ts';
-import { appendEvent, readFeed, type FeedPosition } from '../events/events.repository.ts';
+import {
+  appendEvent,
+  eventsByIds,
+  readFeed,
+  type EventRecord,
+  type FeedPosition,
+} from '../events/events.repository.ts';
 import { nowIso } from '../shared/ids.ts';
 import { Agents, attempt } from './webhooks.delivery.ts';
 import * as repo from './webhooks.repository.ts';
@@ -177,8 +183,18 @@ export function startDeliveryWorker(
     if (!(await repo.anyDue(database.db, now))) return;
     const leaseUntil = new Date(Date.now() + LEASE_MS).toISOString();
     const claimed = await database.transaction((tx) => repo.claimDue(tx, now, leaseUntil, free));
-    // Each endpoint read once per claim, not once per attempt.
+    // Each endpoint read once per claim, not once per attempt; the claim's events at once.
     const endpoints = new Map<string, Promise<repo.EndpointRow | undefined>>();
+    const eventsOfOrg = new Map<string, Promise<Map<string, EventRecord>>>();
+    for (const org of new Set(claimed.map((d) => d.organization_id))) {
+      const ids = claimed
+        .filter((d) => d.organization_id === org && d.payload === null)
+        .map((d) => d.event_id);
+      eventsOfOrg.set(
+        org,
+        eventsByIds(database.db, org, ids).then((events) => new Map(events.map((e) => [e.id, e]))),
+      );
+    }
     for (const delivery of claimed) {
       const key = `${delivery.organization_id}/${delivery.endpoint_id}`;
       let endpoint = endpoints.get(key);
@@ -186,8 +202,17 @@ export function startDeliveryWorker(
         endpoint = repo.findEndpoint(database.db, delivery.organization_id, delivery.endpoint_id);
         endpoints.set(key, endpoint);
       }
-      const done = endpoint
-        .then((e) => send(delivery, e))
+      const events = eventsOfOrg.get(delivery.organization_id)!;
+      const done = Promise.all([endpoint, events])
+        .then(([e, byId]) =>
+          send(
+            delivery,
+            e,
+            delivery.payload === null
+              ? byId.get(delivery.event_id)
+              : (JSON.parse(delivery.payload) as EventRecord),
+          ),
+        )
         .catch((error: unknown) => log.warn({ err: error }, 'webhook attempt not recorded'))
         .finally(() => {
           inFlight.delete(delivery.id);
@@ -201,9 +226,24 @@ export function startDeliveryWorker(
   async function send(
     delivery: repo.DeliveryRow,
     endpoint: repo.EndpointRow | undefined,
+    event: EventRecord | undefined,
   ): Promise<void> {
     if (endpoint === undefined) return; // deleted meanwhile: its deliveries went with it
-    const event = JSON.parse(delivery.payload) as { type: string; createdAt: string };
+    if (event === undefined) {
+      // Purged (EVENT_RETENTION_DAYS) before it could be delivered: nothing left to send.
+      await record((tx) =>
+        repo
+          .recordAttempt(tx, delivery, {
+            status: 'failed',
+            at: nowIso(),
+            statusCode: null,
+            error: 'the event is no longer kept (EVENT_RETENTION_DAYS)',
+            nextAttemptAt: null,
+          })
+          .then(() => undefined),
+      );
+      return;
+    }
     const body = JSON.stringify({ type: event.type, timestamp: event.createdAt, data: event });
     const outcome = await attempt(
       {

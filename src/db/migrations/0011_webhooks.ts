@@ -47,9 +47,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('endpoint_id', 'text', (c) => c.notNull())
     .addColumn('event_id', 'text', (c) => c.notNull())
     .addColumn('event_type', 'text', (c) => c.notNull())
-    // The body's `data`: the event as the feed shows it (kept here, so a purge of old events
-    // or a test event that is not in the feed changes nothing for the delivery).
-    .addColumn('payload', 'text', (c) => c.notNull())
+    // The body's `data` of a `webhook.test` delivery, which is not in the feed. Others read
+    // their event from `events` when sent: a copy here would be written again by every claim
+    // and every outcome (a row update rewrites the row).
+    .addColumn('payload', 'text')
     .addColumn('status', 'text', (c) => c.notNull())
     .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('last_attempt_at', 'text')
