@@ -151,4 +151,28 @@ export default tseslint.config(
     files: ['eslint.config.js', 'scripts/**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },
+  {
+    // The console's browser modules (served as they are, no build): plain JavaScript.
+    files: ['src/console/public/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'location',
+          'sessionStorage',
+          'localStorage',
+          'fetch',
+          'crypto',
+          'addEventListener',
+          'removeEventListener',
+          'URL',
+          'Intl',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
 );

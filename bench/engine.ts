@@ -36,8 +36,9 @@ import {
   type CeilingResult,
   type ReplayPlan,
 } from './ceiling.ts';
-import { cpuText } from './cpu.ts';
-import { runLoad, SCENARIOS, type LoadResult, type Target } from './load.ts';
+import { cpuPerRequest, cpuSnapshot, cpuText } from './cpu.ts';
+import { Histogram } from './histogram.ts';
+import { rssMb, runLoad, SCENARIOS, type LoadResult, type Target } from './load.ts';
 import { PROFILES, type ProfileName } from './profiles.ts';
 import { Seeder, type Copies } from './seed.ts';
 
@@ -45,7 +46,7 @@ const { values } = parseArgs({
   options: {
     profile: { type: 'string', default: 'full' },
     out: { type: 'string', default: '.bench' },
-    /** Comma-separated parts to run: scenario names, ceiling, growth, memory (default all). */
+    /** Comma-separated parts to run: scenario names, ceiling, growth, memory, report (default all). */
     only: { type: 'string' },
   },
 });
@@ -496,6 +497,10 @@ async function main(): Promise<void> {
       scenarios.push({ ...r, scenario: `mixed ${profile.memoryS} s` });
     }
 
+    let summary: ReportRun | undefined;
+    if (wanted('report')) summary = await measureReport();
+    if (summary) scenarios.push(summary.result);
+
     const mixed = scenarios.find((s) => s.scenario === 'mixed');
     // Cost ratio: the small case's throughput over the grown case's, per operation; of the
     // runs' ratios (each of a small and a grown run taken in turn), the median.
@@ -538,6 +543,7 @@ async function main(): Promise<void> {
           ]
         : []),
       ...growthFigures,
+      ...(summary ? [atMost('report one day: p99 ms', summary.result.p99Ms, 50)] : []),
       ...(memory
         ? [
             atMost(
@@ -577,6 +583,96 @@ async function main(): Promise<void> {
     // A graceful stop first (a --cpu-prof profile is written on exit), then anything left.
     await service.close();
     await stopAllServers();
+  }
+}
+
+interface ReportRun {
+  result: LoadResult & { paymentsInDatabase: number; paymentsInDay: number };
+}
+
+/**
+ * GET /v1/om/reports/payments-summary over one local day (API.md §8), by method and by day,
+ * with `reportHistory` payments spread over the past year in the database: the requests one
+ * at a time (a back office asks for a report, it does not storm it), `reportRequests`
+ * unreported first, then as many measured.
+ */
+async function measureReport(): Promise<ReportRun> {
+  const service = await startService();
+  try {
+    const { server, org } = service;
+    // An order of 100 receipts, copied into the past: copy i is i × spread earlier, so the
+    // history covers 365 days evenly.
+    const full = await templateOrder(server.url, org, 100);
+    const copies = Math.ceil(profile.reportHistory / 100);
+    const spreadMs = Math.floor((365 * 86_400_000) / copies);
+    log(`report: seeding ${copies * 100} payments over a year`);
+    await new Seeder(service.fx.database).copyOrder(org.id, full.orderId, copies, spreadMs);
+    const payments = await countPayments(service.fx.database);
+    // The local day (the organization's zone, Asia/Riyadh: +03:00 all year) of the middle
+    // copy, so the day holds payments in every profile.
+    const middle = Date.now() - Math.floor(copies / 2) * spreadMs;
+    const day = new Date(middle + 3 * 3_600_000).toISOString().slice(0, 10);
+    const from = `${day}T00:00:00+03:00`;
+    const to = new Date(Date.parse(from) + 86_400_000).toISOString();
+    const headers = { 'api-key': org.keys.manager, 'organization-id': org.id };
+    const urls = ['method', 'method,day'].map(
+      (groupBy) =>
+        `/v1/om/reports/payments-summary?${new URLSearchParams({ from, to, groupBy }).toString()}`,
+    );
+    const first = await call(server.url, 'GET', urls[0]!, headers);
+    if (first.status !== 200) throw new Error(`report: ${first.text}`);
+    const totals = first.body.data.totals as { receipts: { count: number } };
+    await service.settle();
+    const histogram = new Histogram();
+    let errors = 0;
+    const statusCodes: Record<string, number> = {};
+    const failures: string[] = [];
+    const startedAt = { value: 0 };
+    let cpuBefore = cpuSnapshot(server.pid, engine === 'postgres');
+    for (let i = 0; i < 2 * profile.reportRequests; i++) {
+      if (i === profile.reportRequests) {
+        startedAt.value = performance.now();
+        cpuBefore = cpuSnapshot(server.pid, engine === 'postgres');
+      }
+      const t0 = performance.now();
+      const r = await call(server.url, 'GET', urls[i % urls.length]!, headers);
+      const ms = performance.now() - t0;
+      if (i < profile.reportRequests) continue;
+      histogram.record(ms);
+      statusCodes[r.status] = (statusCodes[r.status] ?? 0) + 1;
+      if (r.status !== 200) {
+        errors++;
+        if (failures.length < 3) failures.push(r.text.slice(0, 200));
+      }
+    }
+    const seconds = (performance.now() - startedAt.value) / 1000;
+    const cpu = cpuPerRequest(
+      cpuBefore,
+      cpuSnapshot(server.pid, engine === 'postgres'),
+      profile.reportRequests,
+      engine === 'postgres',
+    );
+    const result = {
+      scenario: `report: payments-summary, one day (${totals.receipts.count} payments of ${payments}), 1 connection`,
+      connections: 1,
+      durationS: Math.round(seconds * 10) / 10,
+      requests: profile.reportRequests,
+      reqPerSec: profile.reportRequests / seconds,
+      ...histogram.summaryMs(),
+      errors,
+      statusCodes,
+      failures,
+      rssMb: rssMb(server.pid),
+      cpu,
+      paymentsInDatabase: payments,
+      paymentsInDay: totals.receipts.count,
+    };
+    log(
+      `report: p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms over ${totals.receipts.count} payments of the day, ${payments} in the database, errors ${errors}`,
+    );
+    return { result };
+  } finally {
+    await service.close();
   }
 }
 

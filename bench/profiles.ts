@@ -23,6 +23,10 @@ export interface BenchProfile {
   historyLarge: number;
   /** Length of the mixed run whose memory is compared at 30 s and at the end (0: none). */
   memoryS: number;
+  /** Payments in the database (a year of history) for the one-day payments summary. */
+  reportHistory: number;
+  /** Summary requests measured, one at a time, after as many unreported ones. */
+  reportRequests: number;
 }
 
 export const PROFILES = {
@@ -36,6 +40,8 @@ export const PROFILES = {
     historySmall: 2_000,
     historyLarge: 10_000,
     memoryS: 0,
+    reportHistory: 10_000,
+    reportRequests: 100,
   },
   quick: {
     warmupS: 5,
@@ -47,6 +53,8 @@ export const PROFILES = {
     historySmall: 10_000,
     historyLarge: 100_000,
     memoryS: 0,
+    reportHistory: 100_000,
+    reportRequests: 500,
   },
   full: {
     warmupS: 10,
@@ -58,6 +66,8 @@ export const PROFILES = {
     historySmall: 10_000,
     historyLarge: 1_000_000,
     memoryS: 300,
+    reportHistory: 1_000_000,
+    reportRequests: 2_000,
   },
 } satisfies Record<string, BenchProfile>;
 export type ProfileName = keyof typeof PROFILES;

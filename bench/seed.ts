@@ -30,6 +30,19 @@ async function columnsOf(database: Database, table: string): Promise<string[]> {
   return r.rows.map((c) => c.name);
 }
 
+const TIMES = ['created_at', 'updated_at', 'completed_at', 'reversed_at'];
+
+/** An ISO timestamp column moved `ms` milliseconds into the past, in the stored format. */
+function earlier(
+  engine: Database['engine'],
+  column: ReturnType<typeof sql.ref>,
+  ms: ReturnType<typeof sql>,
+) {
+  return engine === 'postgres'
+    ? sql`to_char((${column}::timestamptz - (${ms}) * interval '1 millisecond') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+    : sql`strftime('%Y-%m-%dT%H:%M:%fZ', julianday(${column}) - (${ms}) / 86400000.0)`;
+}
+
 /** Rows 1..count of a number series, as a FROM item named g(n). */
 function series(engine: Database['engine'], first: number, count: number) {
   return engine === 'postgres'
@@ -58,9 +71,16 @@ export class Seeder {
 
   /**
    * `count` copies of the order `templateOrderId` with all its payments and their events.
-   * Runs in batches, each its own transaction.
+   * Runs in batches, each its own transaction. With `spreadMs`, copy i's payments are dated
+   * i × spreadMs earlier than the template's (created, updated, completed and reversed at),
+   * so history spreads over past days as a report meets it, instead of one instant.
    */
-  async copyOrder(organizationId: string, templateOrderId: string, count: number): Promise<Copies> {
+  async copyOrder(
+    organizationId: string,
+    templateOrderId: string,
+    count: number,
+    spreadMs = 0,
+  ): Promise<Copies> {
     const { engine } = this.#database;
     const orderCols = await columnsOf(this.#database, 'orders');
     const paymentCols = await columnsOf(this.#database, 'payments');
@@ -100,7 +120,9 @@ export class Seeder {
             ? sql`case when ${sql.ref(`p.${c}`)} is null then null else ${copyId(engine, n, `p.${c}`)} end`
             : c === 'transaction_ref'
               ? sql`null`
-              : sql.ref(`p.${c}`);
+              : spreadMs > 0 && TIMES.includes(c)
+                ? earlier(engine, sql.ref(`p.${c}`), sql`(${n} - ${start}) * ${spreadMs}`)
+                : sql.ref(`p.${c}`);
         await sql`insert into payments (${sql.join(paymentCols.map((c) => sql.ref(c)))})
           select ${sql.join(paymentCols.map(paymentExpr))}
           from payments p cross join ${series(engine, first, size)}

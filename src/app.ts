@@ -36,6 +36,8 @@ import { EventSignal } from './events/event-signal.ts';
 import { eventRoutes } from './events/events.routes.ts';
 import { webhookRoutes } from './webhooks/webhooks.routes.ts';
 import { startDeliveryWorker } from './webhooks/webhooks.worker.ts';
+import { reportRoutes } from './reports/reports.routes.ts';
+import { consoleRoutes } from './console/console.routes.ts';
 
 /** Key-and-organization pairs whose authentication is kept (oldest dropped first). */
 const AUTH_CACHE_ENTRIES = 10_000;
@@ -139,6 +141,7 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
     },
   );
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await consoleRoutes(app);
 
   // Authentication answers are kept while this process learns of every change to keys and
   // organizations (src/api-keys/auth-cache.ts): PostgreSQL tells it, SQLite is asked.
@@ -182,6 +185,7 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
       await om.register(paymentRoutes());
       await om.register(eventRoutes(eventSignal));
       await om.register(webhookRoutes(config.webhooks));
+      await om.register(reportRoutes());
     },
     { prefix: '/v1/om' },
   );

@@ -104,12 +104,14 @@ org
   .option('--max-payments-per-order <n>', 'payments allowed on one order (default 100)', (v) =>
     Number(v),
   )
+  .option('--time-zone <iana>', 'IANA time zone reports cut days in (default Asia/Riyadh)')
   .option('--json', 'print one JSON object')
   .action(
     async (opts: {
       name: string;
       currency: string;
       maxPaymentsPerOrder?: number;
+      timeZone?: string;
       json?: boolean;
     }) => {
       const input = validated<organizations.CreateOrganizationInput>(CreateOrganizationBody, {
@@ -118,6 +120,7 @@ org
         ...(opts.maxPaymentsPerOrder !== undefined && {
           maxPaymentsPerOrder: opts.maxPaymentsPerOrder,
         }),
+        ...(opts.timeZone !== undefined && { timeZone: opts.timeZone }),
       });
       const created = await withDatabase((database) =>
         organizations.createOrganization(database, caller, input),

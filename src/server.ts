@@ -92,6 +92,7 @@ export function bootstrapMessage(created: Bootstrapped, base: string): string {
     `    -H 'api-key: ${created.secret}' \\`,
     `    -H 'organization-id: ${created.organization.id}'`,
     '',
+    `Console:  ${base}/console   (sign in with the key and organization above)`,
     `API docs: ${base}/docs   (set OM_BOOTSTRAP=0 to skip this step on an empty database)`,
     '',
     '',

@@ -38,6 +38,7 @@ void describe('admin API', () => {
       assert.equal(got.currency, currency);
       assert.equal(got.currencyExponent, exponent);
       assert.equal(got.settings.maxPaymentsPerOrder, 100);
+      assert.equal(got.settings.timeZone, 'Asia/Riyadh');
       assert.equal(got.createdBy, 'root');
       assert.equal(got.createdVia, 'api');
       assert.match(got.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
@@ -51,6 +52,36 @@ void describe('admin API', () => {
       assert.equal(json(r).error.code, 'InvalidParameter');
       assert.equal(json(r).error.details.field, 'currency');
     }
+  });
+
+  void test('the time zone is an IANA name, stored in its canonical spelling', async () => {
+    const created = await admin(t.rootKey, 'POST', '/organizations', {
+      name: 'Berlin shop',
+      currency: 'EUR',
+      timeZone: 'europe/berlin',
+    });
+    assert.equal(created.statusCode, 200, created.body);
+    const { id } = json(created).data;
+    const got = () => admin(t.rootKey, 'GET', `/organizations/${id}`);
+    assert.equal(json(await got()).data.organization.settings.timeZone, 'Europe/Berlin');
+    const changed = await admin(t.rootKey, 'PATCH', `/organizations/${id}`, {
+      timeZone: 'Asia/Kuwait',
+    });
+    assert.equal(changed.statusCode, 200, changed.body);
+    assert.equal(json(await got()).data.organization.settings.timeZone, 'Asia/Kuwait');
+    for (const timeZone of ['Mars/Olympus', '+03:00', 'GMT+3', '', 'Asia/../etc', 3]) {
+      for (const [method, path, body] of [
+        ['POST', '/organizations', { name: 'Bad', currency: 'SAR', timeZone }],
+        ['PATCH', `/organizations/${id}`, { timeZone }],
+      ] as const) {
+        const r = await admin(t.rootKey, method, path, body);
+        assert.equal(r.statusCode, 400, `${method} ${String(timeZone)}: ${r.body}`);
+        assert.equal(json(r).error.code, 'InvalidParameter');
+        assert.equal(json(r).error.details.field, 'timeZone');
+      }
+    }
+    // Nothing changed by the refused requests.
+    assert.equal(json(await got()).data.organization.settings.timeZone, 'Asia/Kuwait');
   });
 
   void test('settings can change, the currency cannot', async () => {

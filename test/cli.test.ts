@@ -100,7 +100,7 @@ void describe('organizations and api keys', () => {
     assert.equal(org.name, 'Kuwait shop');
     assert.equal(org.currency, 'KWD');
     assert.equal(org.currencyExponent, 3);
-    assert.deepEqual(org.settings, { maxPaymentsPerOrder: 100 });
+    assert.deepEqual(org.settings, { maxPaymentsPerOrder: 100, timeZone: 'Asia/Riyadh' });
     assert.equal(org.createdVia, 'cli');
     assert.equal(org.updatedVia, 'cli');
     assert.match(org.createdBy, /^cli:./);
@@ -112,7 +112,7 @@ void describe('organizations and api keys', () => {
     assert.deepEqual(listed, org);
   });
 
-  void test('org create --max-payments-per-order is stored', async () => {
+  void test('org create --max-payments-per-order and --time-zone are stored', async () => {
     const org = parseJsonLine(
       await runCli(db, [
         'org',
@@ -123,13 +123,15 @@ void describe('organizations and api keys', () => {
         'JPY',
         '--max-payments-per-order',
         '5',
+        '--time-zone',
+        'Europe/Berlin',
         '--json',
       ]),
     );
-    assert.deepEqual(org.settings, { maxPaymentsPerOrder: 5 });
+    assert.deepEqual(org.settings, { maxPaymentsPerOrder: 5, timeZone: 'Europe/Berlin' });
     assert.equal(org.currencyExponent, 0);
     const listed = (await listOrganizations(db)).find((o) => o.id === org.id);
-    assert.deepEqual(listed?.settings, { maxPaymentsPerOrder: 5 });
+    assert.deepEqual(listed?.settings, { maxPaymentsPerOrder: 5, timeZone: 'Europe/Berlin' });
   });
 
   void test('org create with a bad currency or no --name fails in one line and creates nothing', async () => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { currencyExponent, isSupportedCurrency } from '../src/money/currency.ts';
-import { fromMinor, maxMinorFor, toMinor } from '../src/money/amount.ts';
+import { fromMinor, fromMinorSum, maxMinorFor, toMinor } from '../src/money/amount.ts';
 
 // A configured maximum near 10^15 minor units: every integer up to it has at most 15
 // significant digits, so its major-unit decimal survives a trip through a double.
@@ -295,5 +295,25 @@ void test('property: any positive double is rejected or converted exactly', () =
       },
     ),
     RUNS,
+  );
+});
+
+// ---------- fromMinorSum: sums added as BigInt (the payments summary) ----------
+
+void test('fromMinorSum shows exact sums and refuses one with no exact JSON number', () => {
+  assert.equal(fromMinorSum(3005n, 2), 30.05);
+  assert.equal(fromMinorSum(-301n, 2), -3.01);
+  assert.equal(fromMinorSum(0n, 3), 0);
+  assert.equal(fromMinorSum(BigInt(Number.MAX_SAFE_INTEGER), 0), Number.MAX_SAFE_INTEGER);
+  assert.throws(() => fromMinorSum(BigInt(Number.MAX_SAFE_INTEGER) + 1n, 0), RangeError);
+  assert.throws(() => fromMinorSum(-(2n ** 60n), 2), RangeError);
+  fc.assert(
+    fc.property(
+      fc.bigInt({ min: -(10n ** 14n), max: 10n ** 14n }),
+      fc.constantFrom(0, 2, 3),
+      (m, e) => {
+        assert.equal(fromMinorSum(m, e), fromMinor(Number(m), e));
+      },
+    ),
   );
 });

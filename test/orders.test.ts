@@ -233,10 +233,36 @@ void describe('orders', () => {
     assert.deepEqual(await list('status=open&customerUid=bob'), []);
     assert.deepEqual(await list('createdFrom=2999-01-01T00:00:00Z'), []);
     assert.deepEqual((await list('createdTo=2999-01-01T00:00:00%2B03:00')).length, 2);
-    for (const bad of ['status=paid', 'createdFrom=yesterday', 'limit=101', 'color=red']) {
+    for (const bad of [
+      'status=paid',
+      'createdFrom=yesterday',
+      'limit=101',
+      'color=red',
+      'number=0',
+      'number=x',
+      `externalRef=${'x'.repeat(129)}`,
+    ]) {
       const r = await t.call(f, 'viewer', { method: 'GET', url: `/v1/om/orders?${bad}` });
       assert.equal(json(r).error.code, 'InvalidParameter', bad);
     }
+  });
+
+  void test('list filters: number and externalRef find one order, never another organization’s', async () => {
+    const f = await t.createOrg('SAR');
+    const g = await t.createOrg('SAR');
+    const a = await createOrder(f, { total: 1, externalRef: 'POS-1/42' });
+    const b = await createOrder(f, { total: 1 });
+    const foreign = await createOrder(g, { total: 1, externalRef: 'POS-1/43' });
+    const numberOf = async (o: TestOrg, id: string) => (await get(o, id)).number as number;
+    const list = async (o: TestOrg, q: string) =>
+      json(await t.call(o, 'viewer', { method: 'GET', url: `/v1/om/orders?${q}` })).data.items.map(
+        (x: any) => x.id,
+      );
+    assert.deepEqual(await list(f, `number=${await numberOf(f, b)}`), [b]);
+    assert.deepEqual(await list(f, `externalRef=${encodeURIComponent('POS-1/42')}`), [a]);
+    assert.deepEqual(await list(f, `externalRef=POS-1%2F43`), []);
+    assert.deepEqual(await list(f, `number=${await numberOf(g, foreign)}&externalRef=none`), []);
+    assert.deepEqual(await list(f, 'number=999999'), []);
   });
 
   void test('update: total and customer while open; never below what is paid or reserved', async () => {

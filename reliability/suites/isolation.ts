@@ -285,6 +285,15 @@ function template(op: Operation, k: Kit, orgId: string): Template | undefined {
     case 'GET /v1/admin/organizations':
     case 'GET /v1/admin/api-keys':
       return {};
+    case 'GET /v1/om/reports/payments-summary':
+      // The last and the next 24 hours: A's payments of today are in it.
+      return {
+        query: {
+          from: new Date(Date.now() - 86_400_000).toISOString(),
+          to: new Date(Date.now() + 86_400_000).toISOString(),
+          groupBy: 'method,day',
+        },
+      };
     case 'POST /v1/om/orders':
       return { params: { total: 10 } };
     case 'GET /v1/om/orders/{uid}':

@@ -25,6 +25,8 @@ export interface OrganizationsTable extends Audit {
    */
   currency_exponent: number;
   max_payments_per_order: Generated<number>;
+  /** IANA name; the payments summary cuts days at midnight in it (API.md §3.1, §8). */
+  time_zone: Generated<string>;
 }
 
 export interface ApiKeysTable extends Audit {

@@ -111,3 +111,16 @@ export function maxMinorFor(maxMajor: number, exponent: number): number {
   }
   return Number(maxMinor);
 }
+
+/**
+ * A sum of minor units (a BigInt: sums of many amounts are added exactly, whatever their
+ * size) → the JSON number in major units. Throws, rather than emit another amount, if the
+ * sum has no exact JSON number (above 2^53 minor units).
+ */
+export function fromMinorSum(minor: bigint, exponent: number): number {
+  const limit = BigInt(Number.MAX_SAFE_INTEGER);
+  if (minor > limit || minor < -limit) {
+    throw new RangeError(`${minor} minor units has no exact JSON number`);
+  }
+  return fromMinor(Number(minor), exponent);
+}

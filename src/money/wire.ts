@@ -2,7 +2,7 @@
 // the organization's currency (API.md §2). Failures name the field (`details.field`).
 import { invalidParameter } from '../errors.ts';
 import type { RequestContext } from '../shared/context.ts';
-import { fromMinor, toMinor, type AmountFailure } from './amount.ts';
+import { fromMinor, fromMinorSum, toMinor, type AmountFailure } from './amount.ts';
 
 const REASONS: Record<AmountFailure, string> = {
   not_a_number: 'must be a number',
@@ -28,4 +28,9 @@ export function parseAmount(ctx: RequestContext, field: string, value: unknown):
 /** Minor units → the wire amount. */
 export function formatAmount(ctx: RequestContext, minor: number): number {
   return fromMinor(minor, ctx.organization.currencyExponent);
+}
+
+/** A sum of minor units (exact, a BigInt) → the wire amount. */
+export function formatSum(ctx: RequestContext, minor: bigint): number {
+  return fromMinorSum(minor, ctx.organization.currencyExponent);
 }

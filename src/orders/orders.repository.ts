@@ -92,6 +92,8 @@ const updateRow = prepared(
 export interface OrderFilters {
   status?: OrderStatus | undefined;
   customerUid?: string | undefined;
+  number?: number | undefined;
+  externalRef?: string | undefined;
   createdFrom?: string | undefined;
   createdTo?: string | undefined;
 }
@@ -105,6 +107,10 @@ export async function listOrders(
   let q = db.selectFrom('orders').selectAll().where('organization_id', '=', organizationId);
   if (filters.status !== undefined) q = q.where('status', '=', filters.status);
   if (filters.customerUid !== undefined) q = q.where('customer_uid', '=', filters.customerUid);
+  // Each names at most one order (unique per organization: orders_number_unique,
+  // orders_external_ref_unique), found through its unique index.
+  if (filters.number !== undefined) q = q.where('number', '=', filters.number);
+  if (filters.externalRef !== undefined) q = q.where('external_ref', '=', filters.externalRef);
   if (filters.createdFrom !== undefined) q = q.where('created_at', '>=', filters.createdFrom);
   if (filters.createdTo !== undefined) q = q.where('created_at', '<', filters.createdTo);
   return newestFirst(q, page).execute();

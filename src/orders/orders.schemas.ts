@@ -55,4 +55,13 @@ export const UpdateOrderBody = ParamsBody({
 export const ListOrdersQuery = ListQuery({
   status: Type.Optional(OrderStatusSchema),
   customerUid: Type.Optional(ExternalText),
+  // Finding the order a customer calls about (API.md §10): both are unique per organization.
+  number: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: Number.MAX_SAFE_INTEGER,
+      description: 'The order number.',
+    }),
+  ),
+  externalRef: Type.Optional(ExternalText),
 });

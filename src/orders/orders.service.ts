@@ -149,6 +149,8 @@ export interface ListOrdersQuery {
   cursor?: string | undefined;
   status?: OrderStatus | undefined;
   customerUid?: string | undefined;
+  number?: number | undefined;
+  externalRef?: string | undefined;
   createdFrom?: string | undefined;
   createdTo?: string | undefined;
 }
@@ -164,6 +166,8 @@ export async function listOrders(
     {
       status: query.status,
       customerUid: query.customerUid,
+      number: query.number,
+      externalRef: query.externalRef,
       createdFrom: normalizeOptionalInstant('createdFrom', query.createdFrom),
       createdTo: normalizeOptionalInstant('createdTo', query.createdTo),
     },

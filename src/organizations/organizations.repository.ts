@@ -40,7 +40,7 @@ export async function listOrganizations(
 export async function updateOrganization(
   db: Kysely<DB>,
   id: string,
-  patch: Partial<Pick<OrganizationRow, 'name' | 'max_payments_per_order'>> &
+  patch: Partial<Pick<OrganizationRow, 'name' | 'max_payments_per_order' | 'time_zone'>> &
     Pick<OrganizationRow, 'updated_at' | 'updated_by' | 'updated_via'>,
 ): Promise<boolean> {
   const result = await db

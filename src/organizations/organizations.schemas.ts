@@ -8,6 +8,14 @@ export const Currency = Type.String({
 
 export const MaxPaymentsPerOrder = Type.Integer({ minimum: 1, maximum: 10000 });
 
+export const TimeZone = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  description:
+    'IANA time-zone name (e.g. Asia/Riyadh, Europe/Berlin); reports cut days at midnight in it.',
+  examples: ['Asia/Riyadh'],
+});
+
 export const OrganizationSchema = Type.Object(
   {
     id: Id,
@@ -16,7 +24,7 @@ export const OrganizationSchema = Type.Object(
     currencyExponent: Type.Integer({
       description: 'Decimals allowed in amounts (KWD 3, SAR 2, JPY 0).',
     }),
-    settings: Type.Object({ maxPaymentsPerOrder: Type.Integer() }),
+    settings: Type.Object({ maxPaymentsPerOrder: Type.Integer(), timeZone: Type.String() }),
     ...AuditSchemaFields,
   },
   { $id: 'Organization' },
@@ -26,9 +34,11 @@ export const CreateOrganizationBody = ParamsBody({
   name: Name,
   currency: Currency,
   maxPaymentsPerOrder: Type.Optional(MaxPaymentsPerOrder),
+  timeZone: Type.Optional(TimeZone),
 });
 
 export const UpdateOrganizationBody = ParamsBody({
   name: Type.Optional(Name),
   maxPaymentsPerOrder: Type.Optional(MaxPaymentsPerOrder),
+  timeZone: Type.Optional(TimeZone),
 });

@@ -10,6 +10,7 @@ import { mayUseOrganization, type Caller } from '../shared/context.ts';
 import { auditOf, createdBy, updatedBy, type AuditFields } from '../shared/audit.ts';
 import { newId, nowIso } from '../shared/ids.ts';
 import { hasRole } from '../shared/roles.ts';
+import { DEFAULT_TIME_ZONE, parseTimeZone } from '../shared/time-zones.ts';
 import * as repo from './organizations.repository.ts';
 
 export interface Organization extends AuditFields {
@@ -18,7 +19,8 @@ export interface Organization extends AuditFields {
   currency: string;
   /** Decimals of the currency: amounts of this organization have at most this many. */
   currencyExponent: number;
-  settings: { maxPaymentsPerOrder: number };
+  /** API.md §3.1: `timeZone` is an IANA name, default Asia/Riyadh. */
+  settings: { maxPaymentsPerOrder: number; timeZone: string };
 }
 
 export const DEFAULT_MAX_PAYMENTS_PER_ORDER = 100;
@@ -29,7 +31,7 @@ export function toOrganization(row: repo.OrganizationRow): Organization {
     name: row.name,
     currency: row.currency,
     currencyExponent: row.currency_exponent,
-    settings: { maxPaymentsPerOrder: row.max_payments_per_order },
+    settings: { maxPaymentsPerOrder: row.max_payments_per_order, timeZone: row.time_zone },
     ...auditOf(row),
   };
 }
@@ -42,6 +44,7 @@ export interface CreateOrganizationInput {
   name: string;
   currency: string;
   maxPaymentsPerOrder?: number | undefined;
+  timeZone?: string | undefined;
 }
 
 export async function createOrganization(
@@ -64,6 +67,8 @@ export async function createOrganization(
     currency: input.currency,
     currency_exponent: currencyExponent(input.currency),
     max_payments_per_order: input.maxPaymentsPerOrder ?? DEFAULT_MAX_PAYMENTS_PER_ORDER,
+    time_zone:
+      input.timeZone === undefined ? DEFAULT_TIME_ZONE : parseTimeZone('timeZone', input.timeZone),
     ...createdBy(caller, at),
   };
   await repo.insertOrganization(db, row);
@@ -102,15 +107,22 @@ export async function updateOrganization(
   database: Database,
   caller: Caller,
   id: string,
-  input: { name?: string | undefined; maxPaymentsPerOrder?: number | undefined },
+  input: {
+    name?: string | undefined;
+    maxPaymentsPerOrder?: number | undefined;
+    timeZone?: string | undefined;
+  },
 ): Promise<void> {
   requireAdmin(caller);
+  const timeZone =
+    input.timeZone === undefined ? undefined : parseTimeZone('timeZone', input.timeZone);
   if (!mayUseOrganization(caller, id)) throw new AppError('NOT_FOUND');
   const updated = await repo.updateOrganization(database.db, id, {
     ...(input.name !== undefined && { name: input.name }),
     ...(input.maxPaymentsPerOrder !== undefined && {
       max_payments_per_order: input.maxPaymentsPerOrder,
     }),
+    ...(timeZone !== undefined && { time_zone: timeZone }),
     ...updatedBy(caller, nowIso()),
   });
   if (!updated) throw new AppError('NOT_FOUND');

@@ -10,6 +10,7 @@ import * as m0008 from './0008_auth_change_counter.ts';
 import * as m0009 from './0009_payment_list_indexes.ts';
 import * as m0010 from './0010_event_feed_position.ts';
 import * as m0011 from './0011_webhooks.ts';
+import * as m0012 from './0012_time_zone_and_completion_index.ts';
 
 /** Every migration, in order. Names sort in the order they must run. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -24,4 +25,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0009_payment_list_indexes': m0009,
   '0010_event_feed_position': m0010,
   '0011_webhooks': m0011,
+  '0012_time_zone_and_completion_index': m0012,
 };
