@@ -121,6 +121,26 @@ class Org {
   invoice(orderId: string, extra: Record<string, unknown> = {}): Promise<string> {
     return this.post('/v1/om/invoices', { orderId, ...extra });
   }
+  /** A disabled webhook endpoint (nothing is ever sent from these suites). */
+  async webhookEndpoint(): Promise<string> {
+    return this.post('/v1/om/webhook-endpoints', {
+      url: 'https://8.8.8.8/isolation',
+      enabled: false,
+    });
+  }
+  /** A disabled endpoint with one pending delivery (its /test). */
+  async endpointWithDelivery(): Promise<{ endpoint: string; delivery: string }> {
+    const endpoint = await this.webhookEndpoint();
+    await this.ok(
+      'POST test',
+      await call(this.base, 'POST', `/v1/om/webhook-endpoints/${endpoint}/test`, this.h()),
+    );
+    const list = await this.ok(
+      'GET deliveries',
+      await call(this.base, 'GET', `/v1/om/webhook-endpoints/${endpoint}/deliveries`, this.h()),
+    );
+    return { endpoint, delivery: (list.items as { id: string }[])[0]!.id };
+  }
   async closedInvoice(orderId: string): Promise<string> {
     const id = await this.invoice(orderId);
     await this.patch(`/v1/om/invoices/${id}/close`);
@@ -174,6 +194,8 @@ interface Kit {
   methodExtra: string;
   methodHidden: string;
   keyIds: string[];
+  webhookEndpoint: string;
+  delivery: string;
 }
 
 async function buildKit(o: Org): Promise<Kit> {
@@ -200,6 +222,7 @@ async function buildKit(o: Org): Promise<Kit> {
   const methodExtra = await o.method();
   const methodHidden = await o.method(false);
   const keys = await call(o.base, 'GET', '/v1/admin/api-keys?limit=100', o.h('admin'));
+  const hook = await o.endpointWithDelivery();
   return {
     orderOpen,
     orderClosed: closed.order,
@@ -217,10 +240,13 @@ async function buildKit(o: Org): Promise<Kit> {
     methodExtra,
     methodHidden,
     keyIds: (keys.body.data.items as { id: string }[]).map((k) => k.id),
+    webhookEndpoint: hook.endpoint,
+    delivery: hook.delivery,
   };
 }
 
-type Kind = 'order' | 'payment' | 'invoice' | 'method' | 'organization' | 'apiKey';
+type Kind =
+  'order' | 'payment' | 'invoice' | 'method' | 'organization' | 'apiKey' | 'webhookEndpoint';
 
 function idsOfKind(k: Kit, orgId: string, kind: Kind): string[] {
   switch (kind) {
@@ -243,6 +269,8 @@ function idsOfKind(k: Kit, orgId: string, kind: Kind): string[] {
       return [orgId];
     case 'apiKey':
       return k.keyIds;
+    case 'webhookEndpoint':
+      return [k.webhookEndpoint];
   }
 }
 
@@ -253,6 +281,7 @@ function kindOfPath(path: string): Kind | undefined {
   if (path.startsWith('/v1/om/payment-methods/')) return 'method';
   if (path.startsWith('/v1/admin/organizations/')) return 'organization';
   if (path.startsWith('/v1/admin/api-keys/')) return 'apiKey';
+  if (path.startsWith('/v1/om/webhook-endpoints/')) return 'webhookEndpoint';
   return undefined;
 }
 
@@ -271,6 +300,8 @@ const ID_FIELDS: Record<string, Kind> = {
 
 interface Template {
   uid?: string;
+  /** The second path id of a delivery's route. */
+  deliveryId?: string;
   params?: Record<string, unknown>;
   query?: Record<string, string>;
 }
@@ -284,7 +315,21 @@ function template(op: Operation, k: Kit, orgId: string): Template | undefined {
     case 'GET /v1/om/payments':
     case 'GET /v1/admin/organizations':
     case 'GET /v1/admin/api-keys':
+    case 'GET /v1/om/events':
+    case 'GET /v1/om/webhook-endpoints':
       return {};
+    case 'POST /v1/om/webhook-endpoints':
+      return { params: { url: 'https://8.8.8.8/isolation', enabled: false } };
+    case 'GET /v1/om/webhook-endpoints/{uid}':
+    case 'DELETE /v1/om/webhook-endpoints/{uid}':
+    case 'POST /v1/om/webhook-endpoints/{uid}/rotate-secret':
+    case 'POST /v1/om/webhook-endpoints/{uid}/test':
+    case 'GET /v1/om/webhook-endpoints/{uid}/deliveries':
+      return { uid: k.webhookEndpoint };
+    case 'PATCH /v1/om/webhook-endpoints/{uid}':
+      return { uid: k.webhookEndpoint, params: { description: 'isolation' } };
+    case 'POST /v1/om/webhook-endpoints/{uid}/deliveries/{deliveryId}/retry':
+      return { uid: k.webhookEndpoint, deliveryId: k.delivery };
     case 'GET /v1/om/reports/payments-summary':
       // The last and the next 24 hours: A's payments of today are in it.
       return {
@@ -357,7 +402,12 @@ function template(op: Operation, k: Kit, orgId: string): Template | undefined {
 }
 
 function urlOf(op: Operation, t: Template): string {
-  const path = t.uid === undefined ? op.path : op.path.replace('{uid}', encodeURIComponent(t.uid));
+  const withUid =
+    t.uid === undefined ? op.path : op.path.replace('{uid}', encodeURIComponent(t.uid));
+  const path =
+    t.deliveryId === undefined
+      ? withUid
+      : withUid.replace('{deliveryId}', encodeURIComponent(t.deliveryId));
   const qs = new URLSearchParams(t.query ?? {}).toString();
   return qs === '' ? path : `${path}?${qs}`;
 }
@@ -715,7 +765,13 @@ export const suite = {
               where === 'params'
                 ? { params: { ...c.params, [field]: protectedValues[field] } }
                 : { params: c.params, [field]: protectedValues[field] };
-            const reply = await call(base, op.method, urlOf(op, { uid: c.uid }), c.headers, body);
+            const reply = await call(
+              base,
+              op.method,
+              urlOf(op, { uid: c.uid, deliveryId: c.deliveryId }),
+              c.headers,
+              body,
+            );
             calls.protectedFields++;
             protectedCases.push(`${op.key} ${where}.${field}`);
             if (reply.status === 200) {
@@ -1117,6 +1173,45 @@ function roleActions(A: Org, rootKey: string): RoleAction[] {
       make: async () => ({ uid: await pending() }),
     },
     {
+      label: 'create webhook endpoint',
+      op: 'POST /v1/om/webhook-endpoints',
+      minRole: 'admin',
+      make: async () => ({ params: { url: 'https://8.8.8.8/isolation', enabled: false } }),
+    },
+    {
+      label: 'update webhook endpoint',
+      op: 'PATCH /v1/om/webhook-endpoints/{uid}',
+      minRole: 'admin',
+      make: async () => ({ uid: await A.webhookEndpoint(), params: { description: 'x' } }),
+    },
+    {
+      label: 'delete webhook endpoint',
+      op: 'DELETE /v1/om/webhook-endpoints/{uid}',
+      minRole: 'admin',
+      make: async () => ({ uid: await A.webhookEndpoint() }),
+    },
+    {
+      label: 'rotate webhook secret',
+      op: 'POST /v1/om/webhook-endpoints/{uid}/rotate-secret',
+      minRole: 'admin',
+      make: async () => ({ uid: await A.webhookEndpoint() }),
+    },
+    {
+      label: 'test webhook endpoint',
+      op: 'POST /v1/om/webhook-endpoints/{uid}/test',
+      minRole: 'admin',
+      make: async () => ({ uid: await A.webhookEndpoint() }),
+    },
+    {
+      label: 'retry webhook delivery',
+      op: 'POST /v1/om/webhook-endpoints/{uid}/deliveries/{deliveryId}/retry',
+      minRole: 'admin',
+      make: async () => {
+        const { endpoint, delivery } = await A.endpointWithDelivery();
+        return { uid: endpoint, deliveryId: delivery };
+      },
+    },
+    {
       label: 'admin: list organizations',
       op: 'GET /v1/admin/organizations',
       minRole: 'admin',
@@ -1178,6 +1273,7 @@ function protectedBase(
 ):
   | (() => Promise<{
       uid?: string;
+      deliveryId?: string;
       params: Record<string, unknown>;
       headers: Record<string, string>;
     }>)
@@ -1189,6 +1285,26 @@ function protectedBase(
       return async () => ({ params: { total: 10 }, headers: h });
     case 'PATCH /v1/om/orders/{uid}':
       return async () => ({ uid: await A.order(), params: { total: 90 }, headers: h });
+    case 'POST /v1/om/webhook-endpoints':
+      return async () => ({
+        params: { url: 'https://8.8.8.8/isolation', enabled: false },
+        headers: h,
+      });
+    case 'PATCH /v1/om/webhook-endpoints/{uid}':
+      return async () => ({
+        uid: await A.webhookEndpoint(),
+        params: { description: 'x' },
+        headers: h,
+      });
+    case 'DELETE /v1/om/webhook-endpoints/{uid}':
+    case 'POST /v1/om/webhook-endpoints/{uid}/rotate-secret':
+    case 'POST /v1/om/webhook-endpoints/{uid}/test':
+      return async () => ({ uid: await A.webhookEndpoint(), params: {}, headers: h });
+    case 'POST /v1/om/webhook-endpoints/{uid}/deliveries/{deliveryId}/retry':
+      return async () => {
+        const { endpoint, delivery } = await A.endpointWithDelivery();
+        return { uid: endpoint, deliveryId: delivery, params: {}, headers: h };
+      };
     case 'POST /v1/om/payment-methods':
       return async () => ({
         params: { locales: { ar: { name: 'نقد' }, en: { name: 'Cash' } } },
