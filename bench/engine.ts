@@ -48,6 +48,14 @@ const { values } = parseArgs({
     out: { type: 'string', default: '.bench' },
     /** Comma-separated parts to run: scenario names, ceiling, growth, memory, report (default all). */
     only: { type: 'string' },
+    /**
+     * PostgreSQL drivers to compare (PG_DRIVER values, e.g. `pg,postgres-js`): one server per
+     * driver, each on a database of its own, the wanted scenarios run on each in turn, round
+     * after round; reports each one's median run. Replaces the usual runs.
+     */
+    drivers: { type: 'string' },
+    /** Rounds of the driver comparison. */
+    rounds: { type: 'string', default: '3' },
   },
 });
 const only = values.only?.split(',');
@@ -248,13 +256,14 @@ interface Service {
 }
 
 /** The real server on a fresh database of the engine, with an organization to load. */
-async function startService(): Promise<Service> {
+async function startService(env: Record<string, string> = {}): Promise<Service> {
   const fx = await fixture();
   const server = await startServer(
     fx.testDatabase.url,
     {
       PG_POOL_SIZE: String(PG_POOL_SIZE),
       LOG_LEVEL: 'warn',
+      ...env,
     },
     SERVER_NODE_FLAGS,
   );
@@ -297,51 +306,166 @@ async function startService(): Promise<Service> {
   };
 }
 
+const SCENARIO_NAMES = [
+  'mixed',
+  'create-payment',
+  'create-confirm',
+  'refund',
+  'get-order',
+  'list-payments',
+];
+
+/** Templates every scenario's orders are copied from. */
+async function scenarioTemplates(service: Service) {
+  const { server, org } = service;
+  return {
+    empty: await templateOrder(server.url, org, 0),
+    withSource: await templateOrder(server.url, org, 1, 5000),
+    withTen: await templateOrder(server.url, org, 10),
+  };
+}
+
+/** One measured run of a scenario on a service, on fresh copies of its template. */
+async function runScenario(
+  service: Service,
+  templates: Awaited<ReturnType<typeof scenarioTemplates>>,
+  name: string,
+): Promise<LoadResult> {
+  const { empty, withSource, withTen } = templates;
+  const scenario = SCENARIOS[name]!;
+  const steps = scenario.steps(
+    service.target,
+    () => '',
+    () => '',
+  ).length;
+  const size = poolSize(scenario.paymentsPerCycle, steps, profile.scenarioS);
+  const template = name === 'refund' ? withSource : name === 'list-payments' ? withTen : empty;
+  const pool = await service.copies(template, size);
+  const sources = new Map(
+    pool.orderIds.map((id, i) => [id, pool.idOf(i, withSource.paymentIds[0] ?? '')]),
+  );
+  await service.settle();
+  log(`${name}: ${profile.scenarioS} s, ${CONNECTIONS} connections, ${size} orders`);
+  const result = await runLoad(
+    scenario,
+    service.target,
+    pool.orderIds,
+    { connections: CONNECTIONS, durationS: profile.scenarioS },
+    (order) => sources.get(order)!,
+  );
+  log(
+    `${name}: ${result.reqPerSec.toFixed(0)} req/s, p99 ${result.p99Ms} ms, errors ${result.errors}, CPU per request ${cpuText(result.cpu)}`,
+  );
+  return result;
+}
+
+/**
+ * The same scenarios on each PostgreSQL driver (issue 24), in turns: round after round, each
+ * driver's server runs each scenario once, so both meet the same machine (shared, its speed
+ * drifting over minutes). Each driver's median run per scenario is reported, with every
+ * round's req/s, and the second driver's median over the first's.
+ */
+async function compareDrivers(drivers: string[], rounds: number): Promise<void> {
+  if (engine !== 'postgres') throw new Error('--drivers compares PostgreSQL drivers');
+  const services = [];
+  for (const driver of drivers) {
+    const service = await startService({ PG_DRIVER: driver });
+    services.push({ driver, service, templates: await scenarioTemplates(service) });
+  }
+  try {
+    for (const { service } of services) await service.warmUp();
+    const names = SCENARIO_NAMES.filter(wanted);
+    const runs = new Map<string, LoadResult[]>();
+    for (let round = 1; round <= rounds; round++) {
+      for (const name of names) {
+        for (const { driver, service, templates } of services) {
+          log(`round ${round}/${rounds}, ${driver}:`);
+          const r = await runScenario(service, templates, name);
+          runs.set(`${name}|${driver}`, [...(runs.get(`${name}|${driver}`) ?? []), r]);
+        }
+      }
+    }
+    const scenarios: Report['scenarios'] = [];
+    const figures: Figure[] = [];
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[(xs.length - 1) >> 1]!;
+    for (const name of names) {
+      const byDriver = drivers.map((driver) => runs.get(`${name}|${driver}`)!);
+      byDriver.forEach((rs, d) => {
+        const middle = [...rs].sort((a, b) => a.reqPerSec - b.reqPerSec)[(rs.length - 1) >> 1]!;
+        const each = rs.map((r) => Math.round(r.reqPerSec)).join(' / ');
+        const errors = rs.reduce((sum, r) => sum + r.errors, 0);
+        scenarios.push({
+          ...middle,
+          scenario: `${name}, ${drivers[d]} (median of ${each})`,
+          errors,
+        });
+        figures.push(exactly(`${name}, ${drivers[d]}: errors`, errors, 0));
+      });
+      // Issue 24's rule: the candidate within 10 % of today's layer, or better. Judged on
+      // the rounds' paired ratios (runs seconds apart meet the same machine), their median;
+      // the service's CPU per request likewise (what a request costs the service's core).
+      const [base, ...others] = byDriver;
+      others.forEach((rs, i) => {
+        const label = `${name}: ${drivers[i + 1]} ÷ ${drivers[0]}`;
+        const rates = rs.map((r, k) => r.reqPerSec / base![k]!.reqPerSec);
+        const cpu = rs.map((r, k) => (r.cpu.serviceMs ?? NaN) / (base![k]!.cpu.serviceMs ?? NaN));
+        figures.push(
+          atLeast(`${label}, req/s (median of paired rounds)`, round(median(rates), 3), 0.9),
+          atMost(
+            `${label}, service CPU per request (median of paired rounds)`,
+            round(median(cpu), 3),
+            1.1,
+          ),
+        );
+      });
+    }
+    const report = {
+      ...reportHeader(),
+      scenarios,
+      ceilingsReported: [],
+      growth: {},
+      figures,
+    } satisfies Report;
+    const file = path.join(values.out, `bench-${engine}-${profileName}.json`);
+    fs.writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+    log(`wrote ${file}`);
+  } finally {
+    for (const { service } of services) await service.close();
+    await stopAllServers();
+  }
+}
+
+function reportHeader() {
+  return {
+    engine,
+    profile: profileName,
+    date: new Date().toISOString(),
+    machine: {
+      cores: os.cpus().length,
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+    },
+    durability:
+      engine === 'sqlite'
+        ? 'SQLite WAL, synchronous=FULL'
+        : 'PostgreSQL defaults: fsync=on, synchronous_commit=on',
+    ...(engine === 'postgres' ? { pgPoolSize: PG_POOL_SIZE } : {}),
+  };
+}
+
 async function main(): Promise<void> {
   fs.mkdirSync(values.out, { recursive: true });
   const service = await startService();
-  const { server, org, target, copies } = service;
+  const { target, copies } = service;
   try {
-    const empty = await templateOrder(server.url, org, 0);
-    const withSource = await templateOrder(server.url, org, 1, 5000);
-    const withTen = await templateOrder(server.url, org, 10);
+    const templates = await scenarioTemplates(service);
+    const { empty } = templates;
     await service.warmUp();
 
     const scenarios: Report['scenarios'] = [];
-    const names = [
-      'mixed',
-      'create-payment',
-      'create-confirm',
-      'refund',
-      'get-order',
-      'list-payments',
-    ];
-    for (const name of names.filter(wanted)) {
-      const scenario = SCENARIOS[name]!;
-      const steps = scenario.steps(
-        target,
-        () => '',
-        () => '',
-      ).length;
-      const size = poolSize(scenario.paymentsPerCycle, steps, profile.scenarioS);
-      const template = name === 'refund' ? withSource : name === 'list-payments' ? withTen : empty;
-      const pool = await copies(template, size);
-      const sources = new Map(
-        pool.orderIds.map((id, i) => [id, pool.idOf(i, withSource.paymentIds[0] ?? '')]),
-      );
-      await service.settle();
-      log(`${name}: ${profile.scenarioS} s, ${CONNECTIONS} connections, ${size} orders`);
-      const result = await runLoad(
-        scenario,
-        target,
-        pool.orderIds,
-        { connections: CONNECTIONS, durationS: profile.scenarioS },
-        (order) => sources.get(order)!,
-      );
-      scenarios.push(result);
-      log(
-        `${name}: ${result.reqPerSec.toFixed(0)} req/s, p99 ${result.p99Ms} ms, errors ${result.errors}, CPU per request ${cpuText(result.cpu)}`,
-      );
+    for (const name of SCENARIO_NAMES.filter(wanted)) {
+      scenarios.push(await runScenario(service, templates, name));
     }
 
     let ceiling: CeilingResult | undefined;
@@ -555,20 +679,7 @@ async function main(): Promise<void> {
         : []),
     ];
     const report: Report = {
-      engine,
-      profile: profileName,
-      date: new Date().toISOString(),
-      machine: {
-        cores: os.cpus().length,
-        cpu: os.cpus()[0]?.model ?? 'unknown',
-        memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-        node: process.version,
-      },
-      durability:
-        engine === 'sqlite'
-          ? 'SQLite WAL, synchronous=FULL'
-          : 'PostgreSQL defaults: fsync=on, synchronous_commit=on',
-      ...(engine === 'postgres' ? { pgPoolSize: PG_POOL_SIZE } : {}),
+      ...reportHeader(),
       scenarios,
       ...(ceiling ? { ceiling } : {}),
       ceilingsReported,
@@ -678,4 +789,6 @@ async function measureReport(): Promise<ReportRun> {
 
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
 
-await main();
+if (values.drivers !== undefined)
+  await compareDrivers(values.drivers.split(','), Number(values.rounds));
+else await main();

@@ -1,4 +1,5 @@
-// `npm run bench [-- --profile smoke|quick|full] [--only a,b] [--engine sqlite|postgres]`:
+// `npm run bench [-- --profile smoke|quick|full] [--only a,b] [--engine sqlite|postgres]
+// [--drivers pg,postgres-js [--rounds N]]`:
 // the benchmark on the embedded engine, then on PostgreSQL when TEST_DATABASE_URL names a
 // server (scripts/with-postgres.sh sets it); --engine runs one of them. Each engine runs in its own process (bench/engine.ts); this prints one table and
 // the judged figures, writes .bench/summary-<profile>.json and .bench/summary-<profile>.md,
@@ -17,6 +18,9 @@ const { values } = parseArgs({
     only: { type: 'string' },
     engine: { type: 'string' },
     out: { type: 'string', default: '.bench' },
+    /** PostgreSQL drivers to compare in turns, e.g. pg,postgres-js (bench/engine.ts). */
+    drivers: { type: 'string' },
+    rounds: { type: 'string' },
   },
 });
 const profile = values.profile as ProfileName;
@@ -85,6 +89,8 @@ for (const { engine, env } of engines) {
     out,
   ];
   if (values.only !== undefined) args.push('--only', values.only);
+  if (values.drivers !== undefined) args.push('--drivers', values.drivers);
+  if (values.rounds !== undefined) args.push('--rounds', values.rounds);
   const child = spawnSync(process.execPath, args, { cwd: ROOT, env, stdio: 'inherit' });
   const file = path.join(out, `bench-${engine}-${profile}.json`);
   if (child.status !== 0 || !fs.existsSync(file)) {

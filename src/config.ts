@@ -10,6 +10,11 @@ const EnvSchema = Type.Object({
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   DATABASE_URL: Type.Optional(Type.String({ minLength: 1 })),
   PG_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
+  /**
+   * PostgreSQL's driver: `pg` under our own protocol layer (src/db/pg-pool.ts), or
+   * postgres.js (src/db/postgres-js-driver.ts), measured against it (docs/performance.md).
+   */
+  PG_DRIVER: Type.Union([Type.Literal('pg'), Type.Literal('postgres-js')], { default: 'pg' }),
   OM_BOOTSTRAP: Type.Union([Type.Literal('0'), Type.Literal('1')], { default: '1' }),
   OM_DEFAULT_CURRENCY: Type.String({ pattern: '^[A-Z]{3}$', default: 'SAR' }),
   /** Largest request body in bytes; larger bodies are 413. */
@@ -55,7 +60,9 @@ export type Env = Static<typeof EnvSchema>;
 
 export type DatabaseConfig =
   | { engine: 'sqlite'; file: string; lockWaitMs?: number }
-  | { engine: 'postgres'; url: string; poolSize: number };
+  | { engine: 'postgres'; url: string; poolSize: number; driver?: PgDriver };
+
+export type PgDriver = 'pg' | 'postgres-js';
 
 export interface Config {
   port: number;
@@ -109,7 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port: e.PORT,
     host: e.HOST,
-    database: parseDatabaseUrl(e.DATABASE_URL, e.PG_POOL_SIZE),
+    database: parseDatabaseUrl(e.DATABASE_URL, e.PG_POOL_SIZE, e.PG_DRIVER),
     bootstrap: e.OM_BOOTSTRAP !== '0',
     defaultCurrency: e.OM_DEFAULT_CURRENCY,
     bodyLimit: e.BODY_LIMIT,
@@ -129,7 +136,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
-export function parseDatabaseUrl(url: string | undefined, poolSize: number): DatabaseConfig {
+export function parseDatabaseUrl(
+  url: string | undefined,
+  poolSize: number,
+  driver: PgDriver = 'pg',
+): DatabaseConfig {
   if (url === undefined) return { engine: 'sqlite', file: path.resolve(DEFAULT_SQLITE_FILE) };
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
@@ -143,7 +154,7 @@ export function parseDatabaseUrl(url: string | undefined, poolSize: number): Dat
     } catch {
       throw new ConfigError('DATABASE_URL: not a valid postgres:// URL');
     }
-    return { engine: 'postgres', url, poolSize };
+    return { engine: 'postgres', url, poolSize, ...(driver === 'pg' ? {} : { driver }) };
   }
   throw new ConfigError(
     'DATABASE_URL: must be sqlite:<path> or postgres://user@host:port/db (unset = embedded SQLite)',

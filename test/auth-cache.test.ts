@@ -208,6 +208,31 @@ if (TEST_ENGINE === 'postgres') {
       assert.equal(await status('manager'), 401, 'read from the database');
       await waitForListener(true);
     });
+
+    void test('after a reconnect, changes are heard again', async () => {
+      org = await s.t.createOrg();
+      for (let round = 0; round < 2; round++) {
+        await sql`select pg_terminate_backend(pid) from pg_stat_activity
+          where application_name = 'om-auth-listener' and datname = current_database()`.execute(
+          s.other.db,
+        );
+        await waitForListener(false);
+        await waitForListener(true);
+      }
+      // Kept again (the cache is on) …
+      const role = 'viewer';
+      assert.equal(await status(role), 200);
+      await silently(() => revokeElsewhere(role));
+      assert.equal(await status(role), 200, 'served from the cache once listening again');
+      // … and a notice on the new connection is heard.
+      await sql`select pg_notify('om_auth', '')`.execute(s.other.db);
+      let refused = false;
+      for (let i = 0; i < 40 && !refused; i++) {
+        refused = (await status(role)) === 401;
+        if (!refused) await sleep(50);
+      }
+      assert.ok(refused, 'the notice after the reconnect was heard');
+    });
   });
 }
 

@@ -23,6 +23,7 @@ import {
 import type { DatabaseConfig } from '../config.ts';
 import type { DB } from './schema.ts';
 import { BatchingPool, type TypeParser } from './pg-pool.ts';
+import { PostgresJsDialect } from './postgres-js-driver.ts';
 import { prepared } from './prepared.ts';
 import { withRowLock } from './row-lock.ts';
 import { takeNotes, type CommitListener } from './commit-notes.ts';
@@ -212,6 +213,19 @@ export function createDatabase(config: DatabaseConfig, options: DatabaseOptions 
     const lockWaitMs = config.lockWaitMs ?? SQLITE_LOCK_WAIT_MS;
     const db = new Kysely<DB>({ dialect: new SqliteServerDialect(open, lockWaitMs, observe) });
     return build('sqlite', db);
+  }
+  if (config.driver === 'postgres-js') {
+    const db = new Kysely<DB>({
+      dialect: new PostgresJsDialect({
+        url: config.url,
+        poolSize: config.poolSize,
+        parseInt8,
+        onSent:
+          onStatement &&
+          ((sql, parameters, withNext) => onStatement({ sql, parameters, withNext })),
+      }),
+    });
+    return build('postgres', db);
   }
   const pool = createPgPool(config.url, config.poolSize);
   // Reported as sent, round trips marked (src/db/pg-pool.ts), so the benchmark replays what

@@ -8,9 +8,12 @@
 // once per connection and afterwards only bind and execute it, like `pgbench
 // --protocol=prepared`. The texts are Kysely's compiled SQL with placeholders, never values,
 // so their number is bounded by the code — except for `in (...)` lists, whose length varies
-// with the request. Past `maxNamed` texts, statements go unnamed, so a connection never holds
-// an unbounded number of prepared statements. A named statement is described (its columns)
-// once; afterwards its rows are decoded with what that said, without a Describe message.
+// with the request. At most `maxNamed` texts hold a name at a time, the least recently used
+// giving its name up for a new text (names are never reused); each connection closes the
+// statements it holds under names given up (a Close message in front of its next round
+// trip), so no connection holds more than about `maxNamed` prepared statements, and a text
+// named again is parsed again under its new name. A named statement is described (its
+// columns) once; afterwards its rows are decoded with what that said, without a Describe.
 //
 // Batches. Every round trip wakes a backend and waits for it; on two busy cores that waiting
 // was the largest part of a request's time. Inside a transaction, statements whose answer
@@ -59,7 +62,7 @@ export type SentStatement = (
 export type TypeParser = (oid: number, format: 'text') => (text: string) => unknown;
 
 export interface BatchingPoolOptions {
-  /** Statement texts named at most (past it, statements go unnamed). */
+  /** Statement texts holding a name at a time (past it, the least recently used gives it up). */
   maxNamed?: number;
   onSent?: SentStatement;
   /** Column values' parsers; pg's defaults when not given. */
@@ -74,6 +77,9 @@ interface Named {
   name: string;
   decoder?: Decoder;
 }
+
+/** Names given up (see the top of the file) that a connection still holds. */
+type DeadNames = (wire: Wire, used: ReadonlySet<string>) => string[];
 
 /** One statement of a round trip. */
 interface Part {
@@ -91,6 +97,7 @@ interface Wire {
   parse(message: { text: string; name: string }): void;
   bind(message: { statement: string; values: (string | Buffer | null)[] }): void;
   describe(message: { type: 'P'; name: string }): void;
+  close(message: { type: 'S'; name: string }): void;
   execute(message: { portal: string }): void;
   sync(): void;
   sendCopyFail(message: string): void;
@@ -160,9 +167,17 @@ class RoundTrip {
   #confirmed = 0;
   #wire: Wire | undefined;
   readonly #onParsed = () => void this.#confirmed++;
+  readonly #deadNames: DeadNames;
 
-  constructor(parts: Part[], answered: number, typeParser: TypeParser, done: Done) {
+  constructor(
+    parts: Part[],
+    answered: number,
+    typeParser: TypeParser,
+    deadNames: DeadNames,
+    done: Done,
+  ) {
     this.#parts = parts;
+    this.#deadNames = deadNames;
     this.#firstAnswered = parts.length - answered;
     this.#answers = Array.from({ length: answered }, () => ({
       command: '',
@@ -190,9 +205,16 @@ class RoundTrip {
         this.#fresh.push(part);
     }
     this.#wire = wire;
+    const dead = this.#deadNames(wire, seen);
     if (this.#fresh.length > 0) wire.on('parseComplete', this.#onParsed);
     wire.stream.cork?.();
     try {
+      // Closing a statement the server does not have is no error, so these are forgotten
+      // at once; the server runs them before anything of this trip can fail.
+      for (const name of dead) {
+        wire.close({ type: 'S', name });
+        delete wire.parsedStatements[name];
+      }
       for (const { text, named } of this.#fresh) {
         wire.parse({ text, name: named!.name });
         wire.submittedNamedStatements[named!.name] = text;
@@ -272,6 +294,19 @@ class RoundTrip {
   }
 }
 
+/**
+ * The server ended the session (terminated, shutting down: SQLSTATE 57P01–57P03, or a
+ * connection exception, class 08), or pg saw the connection end. The FATAL error arrives
+ * before the socket closes, so pg's pool would still take such a connection back.
+ */
+function isSessionLost(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return (
+    (typeof code === 'string' && /^(08...|57P0[1-3])$/.test(code)) ||
+    (typeof message === 'string' && message.startsWith('Connection terminated'))
+  );
+}
+
 const TRANSACTION_START = /^(begin|start transaction)\b/i;
 const TRANSACTION_END = /^(commit|rollback|end|abort)\b/i;
 const SAVEPOINT = /^savepoint\s+(.+)$/i;
@@ -286,7 +321,11 @@ export class BatchingPool implements PostgresPool {
   readonly #maxNamed: number;
   readonly #onSent: SentStatement | undefined;
   readonly #typeParser: TypeParser;
+  /** Texts holding a name, least recently used first. */
   readonly #named = new Map<string, Named>();
+  /** Names given so far (each once), and names given up so far. */
+  #names = 0;
+  #givenUp = 0;
   // One wrapper per pg client, so Kysely (which keys its connections by client) keeps one.
   readonly #clients = new WeakMap<pg.PoolClient, PostgresPoolClient>();
 
@@ -313,6 +352,17 @@ export class BatchingPool implements PostgresPool {
 
   #wrap(client: pg.PoolClient): PostgresPoolClient {
     let inTransaction = false;
+    /** Set when a statement failed because the session ended (see `isSessionLost`). */
+    let lost = false;
+    // Names given up when this connection last closed what it held under such names.
+    let closedUpTo = this.#givenUp;
+    const deadNames: DeadNames = (wire, used) => {
+      if (closedUpTo === this.#givenUp) return [];
+      closedUpTo = this.#givenUp;
+      return Object.entries(wire.parsedStatements).flatMap(([name, text]) =>
+        text !== undefined && this.#named.get(text)?.name !== name && !used.has(name) ? [name] : [],
+      );
+    };
     // Held statements, oldest first; `begin` is held only as the first.
     let held: Part[] = [];
     const part = (text: string, values: unknown[]): Part => ({
@@ -330,11 +380,25 @@ export class BatchingPool implements PostgresPool {
       const [only] = parts;
       // Alone and without values (transaction control, DDL), the simple protocol: one
       // message, and the text may hold several statements.
-      if (parts.length === 1 && only!.named === undefined && only!.values.length === 0)
-        return client.query(only!.text);
+      // (Not while names were given up since this connection last closed the statements
+      // it held under such names: only a round trip of our own closes them.)
+      if (
+        parts.length === 1 &&
+        only!.named === undefined &&
+        only!.values.length === 0 &&
+        closedUpTo === this.#givenUp
+      )
+        return client.query(only!.text).catch((error: unknown) => {
+          if (isSessionLost(error)) lost = true;
+          throw error;
+        });
       return new Promise((resolve, reject) => {
-        const trip = new RoundTrip(parts, Math.max(together, 1), this.#typeParser, (e, a) => {
-          if (e) reject(e);
+        const answered = Math.max(together, 1);
+        const trip = new RoundTrip(parts, answered, this.#typeParser, deadNames, (e, a) => {
+          if (e) {
+            if (isSessionLost(e)) lost = true;
+            reject(e);
+          }
           // Each answer is a row of the batch's result (read by src/db/together.ts).
           else
             resolve(
@@ -402,6 +466,10 @@ export class BatchingPool implements PostgresPool {
       // Kysely calls query(text, values) only: we pass no cursor constructor.
       query: query as unknown as PostgresPoolClient['query'],
       release: (destroy?: boolean) => {
+        // A connection whose session ended goes, even before its socket closes: handed to
+        // the next waiter as it is, it would fail that one's statement too.
+        if (lost) destroy = true;
+        lost = false;
         held = [];
         inTransaction = false;
         client.release(destroy);
@@ -409,12 +477,22 @@ export class BatchingPool implements PostgresPool {
     };
   }
 
-  #namedFor(text: string): Named | undefined {
+  #namedFor(text: string): Named {
     let named = this.#named.get(text);
-    if (named === undefined && this.#named.size < this.#maxNamed) {
-      named = { name: `om_${this.#named.size}` };
+    if (named !== undefined) {
+      // Used now: to the end of the order (a Map keeps insertion order).
+      this.#named.delete(text);
       this.#named.set(text, named);
+      return named;
     }
+    if (this.#named.size >= this.#maxNamed) {
+      // The least recently used text gives up its name.
+      const oldest = this.#named.keys().next().value!;
+      this.#named.delete(oldest);
+      this.#givenUp++;
+    }
+    named = { name: `om_${this.#names++}` };
+    this.#named.set(text, named);
     return named;
   }
 }

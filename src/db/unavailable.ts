@@ -10,6 +10,11 @@ const NETWORK_CODES = new Set([
   'EHOSTUNREACH',
   'ENETUNREACH',
   'EAI_AGAIN',
+  // postgres.js (PG_DRIVER=postgres-js, src/db/postgres-js-driver.ts)
+  'CONNECTION_CLOSED',
+  'CONNECTION_DESTROYED',
+  'CONNECTION_ENDED',
+  'CONNECT_TIMEOUT',
 ]);
 
 // PostgreSQL SQLSTATEs: connection exceptions (08), operator intervention (57P0x),

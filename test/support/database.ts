@@ -37,7 +37,13 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return {
-    config: { engine: 'postgres', url: url.toString(), poolSize: 10 },
+    config: {
+      engine: 'postgres',
+      url: url.toString(),
+      poolSize: 10,
+      // The driver under test (src/config.ts): pg unless PG_DRIVER says otherwise.
+      ...(process.env.PG_DRIVER === 'postgres-js' ? { driver: 'postgres-js' as const } : {}),
+    },
     url: url.toString(),
     drop: () => adminQuery(adminUrl, `drop database if exists ${name} with (force)`),
   };
