@@ -51,6 +51,19 @@ const EnvSchema = Type.Object({
   AUTH_CACHE_TTL_MS: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 30_000 }),
   /** Seconds a client is told to wait (Retry-After) when the database is unreachable. */
   RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 2 }),
+  /** How long events are kept for the feed and payment history (API.md §7). */
+  EVENT_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 30 }),
+  /** `0` turns this process's webhook delivery worker off (API.md §7.3). */
+  WEBHOOK_WORKER: Type.Union([Type.Literal('0'), Type.Literal('1')], { default: '1' }),
+  /** `1` lets webhook endpoints use http:// (tests, closed networks; API.md §7.2). */
+  WEBHOOK_ALLOW_HTTP: Type.Union([Type.Literal('0'), Type.Literal('1')], { default: '0' }),
+  /** `1` lets webhook endpoints resolve to loopback/private addresses (API.md §7.2). */
+  WEBHOOK_ALLOW_PRIVATE: Type.Union([Type.Literal('0'), Type.Literal('1')], { default: '0' }),
+  /** Seconds between a failed attempt and the next, comma-separated (API.md §7.3). */
+  WEBHOOK_RETRY_SCHEDULE: Type.String({
+    pattern: '^\\s*\\d{1,7}(\\s*,\\s*\\d{1,7}){0,19}\\s*$',
+    default: '5,300,1800,7200,18000,36000,36000',
+  }),
 });
 
 export type Env = Static<typeof EnvSchema>;
@@ -76,6 +89,16 @@ export interface Config {
   rateLimitPerMinute: number;
   idempotencyRetentionHours: number;
   authCacheTtlMs: number;
+  eventRetentionDays: number;
+  webhooks: WebhookConfig;
+}
+
+export interface WebhookConfig {
+  worker: boolean;
+  allowHttp: boolean;
+  allowPrivate: boolean;
+  /** Seconds to wait after each failed attempt; past the last, a delivery is failed. */
+  retryScheduleSeconds: number[];
 }
 
 export class ConfigError extends Error {}
@@ -139,6 +162,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     idempotencyRetentionHours: e.IDEMPOTENCY_RETENTION_HOURS,
     authCacheTtlMs: e.AUTH_CACHE_TTL_MS,
+    eventRetentionDays: e.EVENT_RETENTION_DAYS,
+    webhooks: {
+      worker: e.WEBHOOK_WORKER === '1',
+      allowHttp: e.WEBHOOK_ALLOW_HTTP === '1',
+      allowPrivate: e.WEBHOOK_ALLOW_PRIVATE === '1',
+      retryScheduleSeconds: e.WEBHOOK_RETRY_SCHEDULE.split(',').map((x) => Number(x.trim())),
+    },
   };
 }
 
