@@ -23,7 +23,15 @@ export type Role = 'viewer' | 'cashier' | 'manager' | 'admin';
 export const ROLES: Role[] = ['viewer', 'cashier', 'manager', 'admin'];
 export const RANK: Record<Role, number> = { viewer: 0, cashier: 1, manager: 2, admin: 3 };
 
-export type Kind = 'order' | 'payment' | 'invoice' | 'method' | 'organization' | 'apiKey';
+export type Kind =
+  | 'order'
+  | 'payment'
+  | 'invoice'
+  | 'method'
+  | 'organization'
+  | 'apiKey'
+  | 'webhookEndpoint'
+  | 'delivery';
 
 /** Body and query fields that carry an id, and the kind of object they name. */
 export const ID_FIELDS: Record<string, Kind> = {
@@ -34,6 +42,8 @@ export const ID_FIELDS: Record<string, Kind> = {
   referenceInvoiceId: 'invoice',
   id: 'payment',
   organizations: 'organization',
+  // The feed's filter (API.md §7.1): an order's id finds that order's events.
+  entityId: 'order',
 };
 
 /** A request to one route: the path ids, the body's `params`, the query string. */
@@ -64,14 +74,19 @@ export interface Kit {
   methodExtra: string;
   methodHidden: string;
   keyIds: string[];
+  /** A webhook endpoint with one delivery (of its test event). */
+  webhookEndpoint: string;
+  delivery: string;
 }
 
 /** Makes objects of one organization with its admin key (over HTTP or app.inject). */
 export interface Factory {
   readonly id: string;
   readonly mainMethod: string;
-  /** POST with `params`; the new object's id. */
-  post(url: string, params: unknown): Promise<string>;
+  /** POST with `params` (or no body); the new object's id. */
+  post(url: string, params?: unknown): Promise<string>;
+  /** GET; the answer's `data`. */
+  get(url: string): Promise<any>;
   /** PATCH with `params` (or no body). */
   patch(url: string, params?: unknown): Promise<void>;
   /** A new key of the organization (made by the all-organizations admin). */
@@ -130,6 +145,15 @@ export class Maker {
       visible,
     });
   }
+  webhookEndpoint(): Promise<string> {
+    return this.f.post('/v1/om/webhook-endpoints', { url: WEBHOOK_URL });
+  }
+  /** A delivery of the endpoint's test event (pending while the suites run no worker). */
+  async delivery(endpoint: string): Promise<string> {
+    await this.f.post(`/v1/om/webhook-endpoints/${endpoint}/test`);
+    const page = await this.f.get(`/v1/om/webhook-endpoints/${endpoint}/deliveries?limit=1`);
+    return (page.items as { id: string }[])[0]!.id;
+  }
   /** An open order paid in full (close succeeds). */
   async settledOrder(): Promise<{ order: string; receipt: string }> {
     const order = await this.order(20);
@@ -166,6 +190,8 @@ export async function buildKit(o: Maker): Promise<Kit> {
   const orderEmpty = await o.order(30);
   const methodExtra = await o.method();
   const methodHidden = await o.method(false);
+  const webhookEndpoint = await o.webhookEndpoint();
+  const delivery = await o.delivery(webhookEndpoint);
   return {
     organization: o.id,
     orderOpen,
@@ -184,6 +210,8 @@ export async function buildKit(o: Maker): Promise<Kit> {
     methodExtra,
     methodHidden,
     keyIds: await o.f.keyIds(),
+    webhookEndpoint,
+    delivery,
   };
 }
 
@@ -208,6 +236,10 @@ export function idsOfKind(k: Kit, kind: Kind): string[] {
       return [k.organization];
     case 'apiKey':
       return k.keyIds;
+    case 'webhookEndpoint':
+      return [k.webhookEndpoint];
+    case 'delivery':
+      return [k.delivery];
   }
 }
 
@@ -269,6 +301,8 @@ const REPORT_RANGE = {
   from: new Date(Date.now() - 86_400_000).toISOString(),
   to: new Date(Date.now() + 86_400_000).toISOString(),
 };
+/** Never resolves (RFC 2606): accepted at creation, refused at delivery (API.md §7.2). */
+export const WEBHOOK_URL = 'https://hooks.example.invalid/om';
 const locales = (ar: string, en: string) => ({ locales: { ar: { name: ar }, en: { name: en } } });
 
 export const ENDPOINTS: Endpoint[] = [
@@ -764,6 +798,102 @@ export const ENDPOINTS: Endpoint[] = [
     fuzz: ({ g }) => ({
       query: { ...REPORT_RANGE, groupBy: g.pick(['method', 'day', 'method,day']) },
     }),
+  },
+  // --- the events feed (any role, API.md §7.1) -------------------------------------------
+  {
+    route: 'GET /v1/om/events',
+    label: 'read the events feed',
+    role: 'viewer',
+    template: () => ({}),
+    fresh: async () => ({}),
+  },
+  // --- webhook endpoints (admin, API.md §7.2) ----------------------------------------------
+  {
+    route: 'POST /v1/om/webhook-endpoints',
+    label: 'create webhook endpoint',
+    role: 'admin',
+    template: () => ({ params: { url: WEBHOOK_URL } }),
+    fresh: async () => ({ params: { url: WEBHOOK_URL, events: ['payment.*'] } }),
+    fuzz: ({ g }) => ({
+      params: { url: WEBHOOK_URL, events: g.pick([null, ['payment.*'], ['order.closed']]) },
+    }),
+  },
+  {
+    route: 'GET /v1/om/webhook-endpoints',
+    label: 'list webhook endpoints',
+    role: 'admin',
+    template: () => ({}),
+    fresh: async () => ({}),
+  },
+  {
+    route: 'GET /v1/om/webhook-endpoints/{uid}',
+    label: 'read webhook endpoint',
+    role: 'admin',
+    uid: 'webhookEndpoint',
+    template: (k) => ({ uid: k.webhookEndpoint }),
+    fresh: async (m) => ({ uid: await m.webhookEndpoint() }),
+  },
+  {
+    route: 'PATCH /v1/om/webhook-endpoints/{uid}',
+    label: 'update webhook endpoint',
+    role: 'admin',
+    uid: 'webhookEndpoint',
+    template: (k) => ({ uid: k.webhookEndpoint, params: { description: 'iso' } }),
+    variants: [{ enabled: false }, { url: WEBHOOK_URL, events: ['invoice.*'] }],
+    fresh: async (m) => ({ uid: await m.webhookEndpoint(), params: { description: 'changed' } }),
+    fuzz: ({ g, w, counter }) => ({
+      uid: recent(g, w.webhookEndpoints),
+      params: { description: `d${counter()}`, enabled: true },
+    }),
+  },
+  {
+    route: 'DELETE /v1/om/webhook-endpoints/{uid}',
+    label: 'delete webhook endpoint',
+    role: 'admin',
+    uid: 'webhookEndpoint',
+    template: (k) => ({ uid: k.webhookEndpoint }),
+    spends: true,
+    fresh: async (m) => ({ uid: await m.webhookEndpoint() }),
+  },
+  {
+    route: 'POST /v1/om/webhook-endpoints/{uid}/rotate-secret',
+    label: "rotate a webhook endpoint's secret",
+    role: 'admin',
+    uid: 'webhookEndpoint',
+    template: (k) => ({ uid: k.webhookEndpoint }),
+    fresh: async (m) => ({ uid: await m.webhookEndpoint() }),
+  },
+  {
+    route: 'POST /v1/om/webhook-endpoints/{uid}/test',
+    label: 'send a test event to a webhook endpoint',
+    role: 'admin',
+    uid: 'webhookEndpoint',
+    template: (k) => ({ uid: k.webhookEndpoint }),
+    fresh: async (m) => ({ uid: await m.webhookEndpoint() }),
+  },
+  {
+    route: 'GET /v1/om/webhook-endpoints/{uid}/deliveries',
+    label: "list a webhook endpoint's deliveries",
+    role: 'admin',
+    uid: 'webhookEndpoint',
+    template: (k) => ({ uid: k.webhookEndpoint }),
+    fresh: async (m) => ({ uid: await m.webhookEndpoint() }),
+  },
+  {
+    route: 'POST /v1/om/webhook-endpoints/{uid}/deliveries/{deliveryId}/retry',
+    label: 'retry a delivery',
+    role: 'admin',
+    uid: 'webhookEndpoint',
+    pathIds: { deliveryId: 'delivery' },
+    template: (k) => ({ uid: k.webhookEndpoint, path: { deliveryId: k.delivery } }),
+    fresh: async (m) => {
+      const endpoint = await m.webhookEndpoint();
+      return { uid: endpoint, path: { deliveryId: await m.delivery(endpoint) } };
+    },
+    fuzz: ({ g, w }) => {
+      const d = recent(g, w.deliveries);
+      return { uid: d.endpointId, path: { deliveryId: d.id } };
+    },
   },
   // --- administration (an admin's; API.md §3) ---------------------------------------------
   {

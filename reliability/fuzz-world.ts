@@ -57,6 +57,8 @@ export interface OrgWorld {
   closedInvoices: { id: string; orderId: string }[];
   /** Methods the fuzz may change or delete (never the organization's main method). */
   methods: string[];
+  webhookEndpoints: string[];
+  deliveries: { id: string; endpointId: string }[];
   cursors: string[];
 }
 

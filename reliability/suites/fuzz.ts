@@ -12,6 +12,7 @@ import addFormatsModule from 'ajv-formats';
 import { checkDatabaseInvariants } from '../invariants.ts';
 import {
   ENDPOINT_BY_ROUTE,
+  WEBHOOK_URL,
   documentedRoutes,
   tableGaps,
   type Endpoint,
@@ -194,6 +195,20 @@ async function refreshOrg(base: string, w: OrgWorld, round: number): Promise<voi
   w.openInvoices.push({ id: i1, orderId: o1 });
   w.closedInvoices.push({ id: i2, orderId: o1 });
   w.methods.push(m);
+  const hook = await must(
+    'webhook endpoint',
+    await call(base, 'POST', '/v1/om/webhook-endpoints', admin, { params: { url: WEBHOOK_URL } }),
+  );
+  await must(
+    'test event',
+    await call(base, 'POST', `/v1/om/webhook-endpoints/${hook.id}/test`, admin),
+  );
+  const deliveries = await must(
+    'deliveries',
+    await call(base, 'GET', `/v1/om/webhook-endpoints/${hook.id}/deliveries?limit=1`, admin),
+  );
+  w.webhookEndpoints.push(hook.id as string);
+  w.deliveries.push({ id: deliveries.items[0].id as string, endpointId: hook.id as string });
   const list = await must('list', await call(base, 'GET', '/v1/om/orders?limit=1', h));
   if (typeof list.next === 'string') w.cursors.push(list.next);
 }
@@ -362,6 +377,9 @@ function semantic(name: string, c: Gen): unknown {
     }
     case 'limit':
       return g.pick([1, 5, 20, 100]);
+    case 'wait':
+      // The feed's long-poll (API.md §7.1): short, so a held request never outlasts the fuzz.
+      return g.chance(0.9) ? 0 : 1;
     default:
       return undefined;
   }
@@ -453,6 +471,8 @@ const REAL_UIDS: Record<Kind, (g: Rng, w: OrgWorld, a: AdminWorld, write: boolea
   method: (g, w, _a, write) => (write || g.chance(0.5) ? recent(g, w.methods) : w.org.method),
   organization: (g, _w, a, write) => (write ? g.pick(a.spareOrgs) : g.pick(a.allOrgs)),
   apiKey: (g, _w, a, write) => (write ? recent(g, a.spareKeys) : g.pick(a.allKeys)),
+  webhookEndpoint: (g, w) => recent(g, w.webhookEndpoints),
+  delivery: (g, w) => recent(g, w.deliveries).id,
 };
 
 /** A real id for the route's path, of the kind its table entry names. */
@@ -1454,7 +1474,8 @@ export const suite = {
     const fx = await fixture();
     let server: ServerHandle | undefined;
     try {
-      server = await startServer(fx.testDatabase.url);
+      // No delivery worker: webhook deliveries stay as the requests left them.
+      server = await startServer(fx.testDatabase.url, { WEBHOOK_WORKER: '0' });
       const base = server.url;
       const doc = await (await fetch(`${base}/openapi.json`)).json();
       const ajv = new Ajv({ strict: false, allErrors: false, validateFormats: true });
@@ -1479,6 +1500,8 @@ export const suite = {
         openInvoices: [],
         closedInvoices: [],
         methods: [],
+        webhookEndpoints: [],
+        deliveries: [],
         cursors: [],
       });
       const worlds: OrgWorld[] = [
@@ -1607,8 +1630,10 @@ export const suite = {
           [worlds[2]!, 2],
         ] as const);
         const c: Gen = { g, w, a: admin, op, uid: undefined, counter: () => ++counter, refs };
-        // Payment methods are an admin's (API.md §4): mostly the admin key there.
-        const adminOdds = op.path.startsWith('/v1/om/payment-methods') ? 0.85 : 0.5;
+        // Payment methods are an admin's (API.md §4), as is every route whose least role is
+        // admin: mostly the admin key there.
+        const adminOdds =
+          op.path.startsWith('/v1/om/payment-methods') || op.entry?.role === 'admin' ? 0.85 : 0.5;
         const d = draftValid(c, g.chance(adminOdds) ? 'admin' : 'manager');
         if (d.value !== undefined && op.validateBody !== undefined && !op.validateBody(d.value)) {
           generatorInvalid++;

@@ -14,8 +14,15 @@ export function injectFactory(t: TestApp, org: TestOrg, mainMethod: string): Fac
     id: org.id,
     mainMethod,
     async post(url, params) {
-      const r = await t.call(org, 'admin', { method: 'POST', url, payload: { params } });
+      const r = await t.call(org, 'admin', {
+        method: 'POST',
+        url,
+        ...(params !== undefined && { payload: { params } }),
+      });
       return data(r, `POST ${url}`).id as string;
+    },
+    async get(url) {
+      return data(await t.call(org, 'admin', { method: 'GET', url }), `GET ${url}`);
     },
     async patch(url, params) {
       const r = await t.call(org, 'admin', {
