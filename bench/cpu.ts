@@ -44,6 +44,25 @@ function processMs(pid: number | string, reaped = false): number {
   return (reaped ? own + Number(fields[13]) + Number(fields[14]) : own) * TICK_MS;
 }
 
+/**
+ * A process and its descendants (Linux): the service is one process, or with WORKERS>1 a
+ * primary and its workers, whose times and memory all count as the service's.
+ */
+export function processTree(pid: number, depth = 3): number[] {
+  if (depth === 0) return [pid];
+  let children: number[] = [];
+  try {
+    children = fs
+      .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .split(/\s+/)
+      .filter((t) => t !== '')
+      .map(Number);
+  } catch {
+    // gone, or no children file: the process alone
+  }
+  return [pid, ...children.flatMap((child) => processTree(child, depth - 1))];
+}
+
 function postgresMs(): number {
   let total = 0;
   for (const entry of fs.readdirSync('/proc')) {
@@ -74,7 +93,7 @@ export function cpuSnapshot(servicePid: number, withDatabase: boolean): CpuSnaps
   const self = process.cpuUsage();
   const machine = machineMs();
   return {
-    serviceMs: processMs(servicePid),
+    serviceMs: processTree(servicePid).reduce((sum, pid) => sum + processMs(pid), 0),
     databaseMs: withDatabase ? postgresMs() : 0,
     loadGeneratorMs: (self.user + self.system) / 1000,
     machineBusyMs: machine.busy,

@@ -5,7 +5,13 @@
 import fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
-import { cpuPerRequest, cpuSnapshot, type CpuPerRequest, type CpuSnapshot } from './cpu.ts';
+import {
+  cpuPerRequest,
+  cpuSnapshot,
+  processTree,
+  type CpuPerRequest,
+  type CpuSnapshot,
+} from './cpu.ts';
 
 export interface Target {
   url: string;
@@ -198,9 +204,18 @@ export interface LoadResult {
   cpu: CpuPerRequest;
 }
 
+/** RSS of the service: its process, or with WORKERS>1 the primary and every worker. */
 export function rssMb(pid: number): number {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]);
+  let kb = 0;
+  for (const p of processTree(pid)) {
+    try {
+      kb += Number(
+        /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0,
+      );
+    } catch {
+      // ended meanwhile
+    }
+  }
   return Math.round((kb / 1024) * 10) / 10;
 }
 

@@ -21,6 +21,11 @@ export interface BenchProfile {
   /** Payments in the database for the small and the large history. */
   historySmall: number;
   historyLarge: number;
+  /**
+   * Runs of the mixed load with 1 and with 2 workers (WORKERS), taken in turn; the median of
+   * each is compared (one scenario's length each).
+   */
+  workerRounds: number;
   /** Length of the mixed run whose memory is compared at 30 s and at the end (0: none). */
   memoryS: number;
   /** Payments in the database (a year of history) for the one-day payments summary. */
@@ -39,6 +44,7 @@ export const PROFILES = {
     growthRounds: 1,
     historySmall: 2_000,
     historyLarge: 10_000,
+    workerRounds: 1,
     memoryS: 0,
     reportHistory: 10_000,
     reportRequests: 100,
@@ -52,6 +58,7 @@ export const PROFILES = {
     growthRounds: 2,
     historySmall: 10_000,
     historyLarge: 100_000,
+    workerRounds: 2,
     memoryS: 0,
     reportHistory: 100_000,
     reportRequests: 500,
@@ -65,6 +72,7 @@ export const PROFILES = {
     growthRounds: 3,
     historySmall: 10_000,
     historyLarge: 1_000_000,
+    workerRounds: 3,
     memoryS: 300,
     reportHistory: 1_000_000,
     reportRequests: 2_000,

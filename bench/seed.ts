@@ -84,7 +84,10 @@ export class Seeder {
     const { engine } = this.#database;
     const orderCols = await columnsOf(this.#database, 'orders');
     const paymentCols = await columnsOf(this.#database, 'payments');
-    const eventCols = await columnsOf(this.#database, 'events');
+    // The feed position (migration 0010) is the database's to assign: a copy gets its own.
+    const eventCols = (await columnsOf(this.#database, 'events')).filter(
+      (c) => c !== 'seq' && c !== 'xact',
+    );
     const start = this.#next;
     const batch = 2000;
     for (let done = 0; done < count; done += batch) {

@@ -13,7 +13,7 @@ import * as apiKeys from './api-keys/api-keys.service.ts';
 import { CreateOrganizationBody } from './organizations/organizations.schemas.ts';
 import * as organizations from './organizations/organizations.service.ts';
 import { cliCaller } from './shared/context.ts';
-import { startServer } from './server.ts';
+import { serve } from './cluster.ts';
 import { operatorName } from './shared/operator.ts';
 
 const caller = cliCaller(`cli:${operatorName()}`);
@@ -65,17 +65,9 @@ const program = new Command()
 
 program
   .command('serve')
-  .description('start the HTTP service (migrates the database first)')
+  .description('start the HTTP service (migrates the database first; WORKERS processes)')
   .action(async () => {
-    const server = await startServer(loadConfig());
-    const stop = (): void => {
-      server.close().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    await serve(loadConfig());
   });
 
 program

@@ -2,6 +2,7 @@
 // A bad value stops the process with a one-line reason instead of failing later.
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import os from 'node:os';
 import path from 'node:path';
 import { isSupportedCurrency } from './money/currency.ts';
 
@@ -9,7 +10,16 @@ const EnvSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   DATABASE_URL: Type.Optional(Type.String({ minLength: 1 })),
+  /**
+   * PostgreSQL connections this instance (all its workers together) opens at most; each worker
+   * gets an equal share, floor(PG_POOL_SIZE / WORKERS) (docs/scaling.md).
+   */
   PG_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
+  /**
+   * Service processes on the one port (src/cluster.ts): a count, or `auto` for one per core
+   * this process may use (os.availableParallelism()).
+   */
+  WORKERS: Type.String({ pattern: '^(auto|[1-9][0-9]{0,2})$', default: '1' }),
   /**
    * PostgreSQL's driver: `pg` under our own protocol layer (src/db/pg-pool.ts), or
    * postgres.js (src/db/postgres-js-driver.ts), measured against it (docs/performance.md).
@@ -43,6 +53,19 @@ const EnvSchema = Type.Object({
   RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 2 }),
   /** 0 turns /metrics and every figure behind it off (to measure what they cost). */
   METRICS: Type.Union([Type.Literal('0'), Type.Literal('1')], { default: '1' }),
+  /** How long events are kept for the feed and payment history (API.md §7). */
+  EVENT_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 30 }),
+  /** `0` turns this process's webhook delivery worker off (API.md §7.3). */
+  WEBHOOK_WORKER: Type.Union([Type.Literal('0'), Type.Literal('1')], { default: '1' }),
+  /** `1` lets webhook endpoints use http:// (tests, closed networks; API.md §7.2). */
+  WEBHOOK_ALLOW_HTTP: Type.Union([Type.Literal('0'), Type.Literal('1')], { default: '0' }),
+  /** `1` lets webhook endpoints resolve to loopback/private addresses (API.md §7.2). */
+  WEBHOOK_ALLOW_PRIVATE: Type.Union([Type.Literal('0'), Type.Literal('1')], { default: '0' }),
+  /** Seconds between a failed attempt and the next, comma-separated (API.md §7.3). */
+  WEBHOOK_RETRY_SCHEDULE: Type.String({
+    pattern: '^\\s*\\d{1,7}(\\s*,\\s*\\d{1,7}){0,19}\\s*$',
+    default: '5,300,1800,7200,18000,36000,36000',
+  }),
 });
 
 export type Env = Static<typeof EnvSchema>;
@@ -55,6 +78,8 @@ export type PgDriver = 'pg' | 'postgres-js';
 
 export interface Config {
   port: number;
+  /** Service processes sharing the port; 1 = this process serves (no cluster). */
+  workers: number;
   host: string;
   database: DatabaseConfig;
   bootstrap: boolean;
@@ -67,9 +92,22 @@ export interface Config {
   idempotencyRetentionHours: number;
   authCacheTtlMs: number;
   metrics: boolean;
+  eventRetentionDays: number;
+  webhooks: WebhookConfig;
+}
+
+export interface WebhookConfig {
+  worker: boolean;
+  allowHttp: boolean;
+  allowPrivate: boolean;
+  /** Seconds to wait after each failed attempt; past the last, a delivery is failed. */
+  retryScheduleSeconds: number[];
 }
 
 export class ConfigError extends Error {}
+
+/** More processes than this on one machine would only contend for its cores and locks. */
+const MAX_WORKERS = 64;
 
 export const DEFAULT_SQLITE_FILE = './data/om-payments.db';
 
@@ -93,10 +131,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `OM_DEFAULT_CURRENCY=${e.OM_DEFAULT_CURRENCY}: not an ISO 4217 currency code`,
     );
   }
+  const workers = e.WORKERS === 'auto' ? os.availableParallelism() : Number(e.WORKERS);
+  if (workers > MAX_WORKERS) {
+    throw new ConfigError(`WORKERS=${e.WORKERS}: at most ${MAX_WORKERS} workers`);
+  }
+  const database = parseDatabaseUrl(
+    e.DATABASE_URL,
+    Math.floor(e.PG_POOL_SIZE / workers),
+    e.PG_DRIVER,
+  );
+  if (workers > 1 && database.engine === 'sqlite' && database.file === ':memory:') {
+    throw new ConfigError(
+      `WORKERS=${e.WORKERS}: workers share one database, and sqlite::memory: is private to a process`,
+    );
+  }
+  if (database.engine === 'postgres' && database.poolSize < 1) {
+    throw new ConfigError(
+      `WORKERS=${e.WORKERS} (${workers} workers) needs PG_POOL_SIZE >= ${workers}, one connection each ` +
+        `(PG_POOL_SIZE=${e.PG_POOL_SIZE} is the whole instance's budget)`,
+    );
+  }
   return {
     port: e.PORT,
+    workers,
     host: e.HOST,
-    database: parseDatabaseUrl(e.DATABASE_URL, e.PG_POOL_SIZE, e.PG_DRIVER),
+    database,
     bootstrap: e.OM_BOOTSTRAP !== '0',
     defaultCurrency: e.OM_DEFAULT_CURRENCY,
     bodyLimit: e.BODY_LIMIT,
@@ -107,6 +166,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     idempotencyRetentionHours: e.IDEMPOTENCY_RETENTION_HOURS,
     authCacheTtlMs: e.AUTH_CACHE_TTL_MS,
     metrics: e.METRICS !== '0',
+    eventRetentionDays: e.EVENT_RETENTION_DAYS,
+    webhooks: {
+      worker: e.WEBHOOK_WORKER === '1',
+      allowHttp: e.WEBHOOK_ALLOW_HTTP === '1',
+      allowPrivate: e.WEBHOOK_ALLOW_PRIVATE === '1',
+      retryScheduleSeconds: e.WEBHOOK_RETRY_SCHEDULE.split(',').map((x) => Number(x.trim())),
+    },
   };
 }
 

@@ -4,6 +4,7 @@ import { buildApp } from './app.ts';
 import type { Config } from './config.ts';
 import { createDatabase, type Database } from './db/engine.ts';
 import { migrateToLatest } from './db/migrate.ts';
+import { purgeEvents } from './events/events.repository.ts';
 import { purgeIdempotencyKeys } from './http/idempotency.ts';
 import { bootstrapIfEmpty, type Bootstrapped } from './bootstrap.ts';
 
@@ -28,7 +29,7 @@ export async function startServer(
       ? await bootstrapIfEmpty(database, config.defaultCurrency)
       : undefined;
     const app = await buildApp({ config, database });
-    // Forget expired Idempotency-Keys now and every minute, so each purge has a minute's
+    // Forget expired Idempotency-Keys (then events) now and every minute, so each purge has a minute's
     // keys to forget, in batches between requests (src/http/idempotency.ts); one purge at a
     // time; a failed one is retried next time; closing stops it between batches.
     let purging: Promise<void> | undefined;
@@ -37,9 +38,12 @@ export async function startServer(
       purging ??= purgeIdempotencyKeys(database, config.idempotencyRetentionHours, {
         signal: closing.signal,
       })
+        // Events past EVENT_RETENTION_DAYS (API.md §7), the same way: small batches.
+        .then(() => purgeEvents(database, config.eventRetentionDays, { signal: closing.signal }))
         .then(
           () => undefined,
-          (error: unknown) => app.log.warn({ err: error }, 'idempotency purge failed'),
+          (error: unknown) =>
+            app.log.warn({ err: error }, 'purge of expired idempotency keys or events failed'),
         )
         .finally(() => (purging = undefined));
     };

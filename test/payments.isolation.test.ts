@@ -1,15 +1,30 @@
 // Tenant isolation of the payment endpoints (API.md §1, §3.5): a key of organization A sees
 // organization B's ids exactly as ids that do not exist, wherever they appear (path, create
 // body, update body, list filters), and nothing it sends changes B. A key allowed only for A
-// is refused B outright.
+// is refused B outright. The path and organization-id checks iterate the payment routes of
+// the endpoints table (reliability/endpoints.ts), so a new payment route joins them there.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Role } from '../src/db/schema.ts';
+import {
+  ENDPOINTS,
+  ENDPOINT_BY_ROUTE,
+  ID_FIELDS,
+  Maker,
+  buildKit,
+  documentedRoutes,
+  idsOfKind,
+  type Kit,
+} from '../reliability/endpoints.ts';
 import { json, startTestApp, type TestApp, type TestOrg } from './support/app.ts';
+import { injectFactory } from './support/endpoints.ts';
 
 type Reply = Awaited<ReturnType<TestApp['call']>>;
 type Body = Record<string, any>;
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+/** The table's payment routes: under /payments, and an order's payments. */
+const PAYMENT_ROUTES = ENDPOINTS.filter((e) => e.route.includes('/payments'));
 
 /** A well-formed id that exists nowhere. */
 const MISSING = '01900000-0000-7000-8000-000000000000';
@@ -33,6 +48,8 @@ void describe('payments: tenant isolation', () => {
   let b: TestOrg;
   let A: Fixtures;
   let B: Fixtures;
+  /** More of B's objects, in every state the table's routes care about. */
+  let KB: Kit;
 
   const call = (o: TestOrg, role: Role, method: Method, url: string, params?: object) =>
     t.call(o, role, { method, url, ...(params !== undefined && { payload: { params } }) });
@@ -132,28 +149,26 @@ void describe('payments: tenant isolation', () => {
     b = await t.createOrg('SAR');
     A = await fixtures(a, 'ref-of-a');
     B = await fixtures(b, 'shared-ref');
+    KB = await buildKit(new Maker(injectFactory(t, b, B.method)));
     bBefore = await stateOfB();
   });
   after(() => t.close());
 
   void test("B's payment ids in the path answer exactly like unknown ids, for every route and role", async () => {
-    const routes: [Method, string, object | undefined][] = [
-      ['GET', '', undefined],
-      ['GET', '/history', undefined],
-      ['PATCH', '', { note: 'x' }],
-      ['PATCH', '', { status: 'reversed' }],
-      ['PATCH', '', { amount: 1, correction: true }],
-      ['PATCH', '/confirm', undefined],
-      ['PATCH', '/confirm', { customerUid: 'x', transactionRef: 'y', attrs: {} }],
-      ['DELETE', '', undefined],
-    ];
+    // Each route with a payment id in its path, with its template's body and each variant.
+    const routes = PAYMENT_ROUTES.filter((e) => e.uid === 'payment').flatMap((e) => {
+      const [method, path] = e.route.split(' ') as [Method, string];
+      const bodies = [e.template(KB).params, ...(e.variants ?? [])];
+      return bodies.map((params) => ({ method, path, params }));
+    });
+    assert.ok(routes.length >= 8, `${routes.length} payment path cases`);
+    const foreignIds = [B.receipt, B.pending, B.refund, ...idsOfKind(KB, 'payment')];
     let checked = 0;
-    for (const foreignId of [B.receipt, B.pending, B.refund]) {
+    for (const foreignId of foreignIds) {
       for (const role of ROLES) {
-        for (const [method, suffix, params] of routes) {
-          const label = `${role} ${method} /payments/{B}${suffix} ${JSON.stringify(params)}`;
-          const send = (id: string) =>
-            call(a, role, method, `/v1/om/payments/${id}${suffix}`, params);
+        for (const { method, path, params } of routes) {
+          const label = `${role} ${method} ${path} {B} ${JSON.stringify(params)}`;
+          const send = (id: string) => call(a, role, method, path.replace('{uid}', id), params);
           const foreign = await send(foreignId);
           const missing = await send(MISSING);
           // Writes by a viewer may be refused for the role before the id is looked up; in
@@ -167,7 +182,7 @@ void describe('payments: tenant isolation', () => {
         }
       }
     }
-    assert.equal(checked, 3 * 4 * routes.length);
+    assert.equal(checked, foreignIds.length * ROLES.length * routes.length);
     assert.deepEqual(await stateOfB(), bBefore, 'B unchanged');
   });
 
@@ -354,21 +369,33 @@ void describe('payments: tenant isolation', () => {
   });
 
   void test('a key allowed only for A, sent with organization-id B, is 403 on every payment route', async () => {
-    const routes: [Method, string, object | undefined][] = [
-      [
-        'POST',
-        '/v1/om/payments',
-        { orderId: B.order, type: 'receipt', methodId: B.method, amount: 1 },
-      ],
-      ['GET', '/v1/om/payments', undefined],
-      ['GET', `/v1/om/payments?orderId=${B.order}`, undefined],
-      ['GET', `/v1/om/payments/${B.receipt}`, undefined],
-      ['GET', `/v1/om/payments/${B.receipt}/history`, undefined],
-      ['PATCH', `/v1/om/payments/${B.pending}`, { note: 'x' }],
-      ['PATCH', `/v1/om/payments/${B.pending}/confirm`, undefined],
-      ['DELETE', `/v1/om/payments/${B.pending}`, undefined],
-      ['GET', `/v1/om/orders/${B.order}/payments`, undefined],
-    ];
+    // Every payment route of the table on B's objects (its template and variants), and each
+    // list with every id filter /openapi.json documents for it, set to one of B's ids.
+    const doc = json(await t.app.inject({ method: 'GET', url: '/openapi.json' }));
+    assert.deepEqual(
+      documentedRoutes(doc).filter((r) => r.includes('/payments') && !ENDPOINT_BY_ROUTE.has(r)),
+      [],
+      'payment routes of /openapi.json without an entry in reliability/endpoints.ts',
+    );
+    const routes: [Method, string, object | undefined][] = PAYMENT_ROUTES.flatMap((e) => {
+      const [method, path] = e.route.split(' ') as [Method, string];
+      const template = e.template(KB);
+      const url = template.uid === undefined ? path : path.replace('{uid}', template.uid);
+      const filters = (doc.paths[path]?.[method.toLowerCase()]?.parameters ?? [])
+        .filter((p: Body) => p.in === 'query' && p.name in ID_FIELDS)
+        .map((p: Body): [Method, string, undefined] => [
+          method,
+          `${url}?${p.name}=${idsOfKind(KB, ID_FIELDS[p.name]!)[0]}`,
+          undefined,
+        ]);
+      return [
+        ...[template.params, ...(e.variants ?? [])].map(
+          (params): [Method, string, object | undefined] => [method, url, params],
+        ),
+        ...filters,
+      ];
+    });
+    assert.ok(routes.length >= 12, `${routes.length} payment routes`);
     for (const role of ROLES) {
       for (const [method, url, params] of routes) {
         const send = (organizationId: string) =>

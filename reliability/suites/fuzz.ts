@@ -11,6 +11,16 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { checkDatabaseInvariants } from '../invariants.ts';
 import {
+  ENDPOINT_BY_ROUTE,
+  WEBHOOK_URL,
+  documentedRoutes,
+  tableGaps,
+  type Endpoint,
+  type Kind,
+  type Req,
+} from '../endpoints.ts';
+import { AMOUNTS, Rng, recent, type AdminWorld, type OrgWorld } from '../fuzz-world.ts';
+import {
   ENGINE,
   call,
   exactly,
@@ -30,42 +40,6 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 const DEFAULT_SEED = 0x5eed2024;
 
 // ---------------------------------------------------------------------------------------
-// Deterministic PRNG (mulberry32).
-
-class Rng {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(items: readonly T[]): T {
-    if (items.length === 0) throw new Error('pick from an empty list');
-    return items[this.int(items.length)]!;
-  }
-  weighted<T>(items: readonly (readonly [T, number])[]): T {
-    const total = items.reduce((s, [, w]) => s + w, 0);
-    let r = this.next() * total;
-    for (const [item, w] of items) {
-      r -= w;
-      if (r < 0) return item;
-    }
-    return items[items.length - 1]![0];
-  }
-}
-
-// ---------------------------------------------------------------------------------------
 // The OpenAPI document.
 
 type Schema = Record<string, any>;
@@ -76,6 +50,8 @@ interface Operation {
   key: string;
   admin: boolean;
   hasUid: boolean;
+  /** Names of the path's other ids ({deliveryId}, …). */
+  pathIds: string[];
   query: { name: string; schema: Schema; required: boolean }[];
   /** The object branch of the request body schema, if the route takes a body. */
   body: Schema | undefined;
@@ -83,6 +59,8 @@ interface Operation {
   bodySchema: Schema | undefined;
   validateBody: ValidateFunction | undefined;
   validate200: ValidateFunction | undefined;
+  /** Its entry in reliability/endpoints.ts (undefined: a finding). */
+  entry: Endpoint | undefined;
 }
 
 function loadOperations(doc: any, ajv: Ajv): Operation[] {
@@ -107,6 +85,7 @@ function loadOperations(doc: any, ajv: Ajv): Operation[] {
         key: `${method} ${path}`,
         admin: path.startsWith('/v1/admin/'),
         hasUid: path.includes('{uid}'),
+        pathIds: [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!).filter((n) => n !== 'uid'),
         query: params
           .filter((p) => p.in === 'query')
           .map((p) => ({ name: p.name, schema: p.schema, required: p.required === true })),
@@ -120,6 +99,7 @@ function loadOperations(doc: any, ajv: Ajv): Operation[] {
           response === undefined
             ? undefined
             : ajv.compile({ ...response, components: doc.components }),
+        entry: ENDPOINT_BY_ROUTE.get(`${method} ${path}`),
       });
     }
   }
@@ -129,45 +109,6 @@ function loadOperations(doc: any, ajv: Ajv): Operation[] {
 // ---------------------------------------------------------------------------------------
 // The world: real objects the valid requests point at, refreshed as the fuzz uses them up.
 
-interface OrgWorld {
-  org: OrgKeys;
-  exponent: number;
-  orders: string[];
-  /** Open orders with room for receipts. */
-  openOrders: string[];
-  /** Open orders whose balance is 0 (close succeeds). */
-  settledOrders: string[];
-  closedOrders: string[];
-  /** Open orders with nothing paid (cancel succeeds). */
-  emptyOrders: string[];
-  payments: string[];
-  pending: { id: string; orderId: string }[];
-  completeReceipts: { id: string; orderId: string }[];
-  refunds: string[];
-  invoices: { id: string; orderId: string }[];
-  openInvoices: { id: string; orderId: string }[];
-  closedInvoices: { id: string; orderId: string }[];
-  /** Methods the fuzz may change or delete (never the organization's main method). */
-  methods: string[];
-  cursors: string[];
-}
-
-interface AdminWorld {
-  rootKey: string;
-  /** Organizations the fuzz may rename and re-configure. */
-  spareOrgs: string[];
-  allOrgs: string[];
-  /** Keys the fuzz may revoke. */
-  spareKeys: string[];
-  allKeys: string[];
-  cursors: string[];
-}
-
-const AMOUNTS: Record<number, number[]> = {
-  0: [1, 2, 5, 10],
-  2: [0.01, 0.5, 1, 2.5, 10.25],
-  3: [0.001, 0.5, 1.125, 2.5],
-};
 const TOTALS: Record<number, number[]> = {
   0: [100, 250, 1000],
   2: [100, 250.5, 1000, 99.99],
@@ -254,6 +195,20 @@ async function refreshOrg(base: string, w: OrgWorld, round: number): Promise<voi
   w.openInvoices.push({ id: i1, orderId: o1 });
   w.closedInvoices.push({ id: i2, orderId: o1 });
   w.methods.push(m);
+  const hook = await must(
+    'webhook endpoint',
+    await call(base, 'POST', '/v1/om/webhook-endpoints', admin, { params: { url: WEBHOOK_URL } }),
+  );
+  await must(
+    'test event',
+    await call(base, 'POST', `/v1/om/webhook-endpoints/${hook.id}/test`, admin),
+  );
+  const deliveries = await must(
+    'deliveries',
+    await call(base, 'GET', `/v1/om/webhook-endpoints/${hook.id}/deliveries?limit=1`, admin),
+  );
+  w.webhookEndpoints.push(hook.id as string);
+  w.deliveries.push({ id: deliveries.items[0].id as string, endpointId: hook.id as string });
   const list = await must('list', await call(base, 'GET', '/v1/om/orders?limit=1', h));
   if (typeof list.next === 'string') w.cursors.push(list.next);
 }
@@ -280,12 +235,6 @@ async function refreshAdmin(base: string, a: AdminWorld, round: number): Promise
   }
   const list = await must('list', await call(base, 'GET', '/v1/admin/api-keys?limit=1', h));
   if (typeof list.next === 'string') a.cursors.push(list.next);
-}
-
-/** The most recent entries are the likeliest to still be in the state they were made in. */
-function recent<T>(g: Rng, items: readonly T[], window = 6): T {
-  const start = Math.max(0, items.length - window);
-  return g.chance(0.85) ? items[start + g.int(items.length - start)]! : g.pick(items);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -428,6 +377,9 @@ function semantic(name: string, c: Gen): unknown {
     }
     case 'limit':
       return g.pick([1, 5, 20, 100]);
+    case 'wait':
+      // The feed's long-poll (API.md §7.1): short, so a held request never outlasts the fuzz.
+      return g.chance(0.9) ? 0 : 1;
     default:
       return undefined;
   }
@@ -501,110 +453,33 @@ function gen(schema: Schema, c: Gen, name?: string, optionalP = 0.5): unknown {
   }
 }
 
-/** Bodies and path ids that reach each route's success path with a real, fitting object. */
-function happy(c: Gen): { uid?: string; params?: Record<string, unknown> } | undefined {
-  const { g, w, a } = c;
-  const amount = g.pick(AMOUNTS[w.exponent]!);
-  switch (c.op.key) {
-    case 'POST /v1/om/payments': {
-      if (g.chance(0.3)) {
-        const source = recent(g, w.completeReceipts);
-        return {
-          params: {
-            orderId: source.orderId,
-            type: 'refund',
-            sourcePaymentId: source.id,
-            amount: AMOUNTS[w.exponent]![0],
-          },
-        };
-      }
-      return {
-        params: {
-          orderId: recent(g, w.openOrders),
-          type: 'receipt',
-          methodId: w.org.method,
-          amount,
-          status: g.pick(['pending', 'complete', 'progress']),
-          ...(g.chance(0.3) && { note: `n${c.counter()}`, attrs: { pos: 'fuzz' } }),
-        },
-      };
-    }
-    case 'PATCH /v1/om/payments/{uid}': {
-      const p = recent(g, w.pending);
-      return {
-        uid: p.id,
-        params: g.pick([
-          { note: `n${c.counter()}` },
-          { status: 'progress' },
-          { amount: AMOUNTS[w.exponent]![0], custom: true },
-          { attrs: { k: 'v' }, customerUid: 'cust-1' },
-          { id: p.id, orderId: p.orderId, note: null },
-        ]),
-      };
-    }
-    case 'PATCH /v1/om/payments/{uid}/confirm': {
-      const p = recent(g, w.pending);
-      return { uid: p.id, params: g.chance(0.5) ? {} : { id: p.id, orderId: p.orderId } };
-    }
-    case 'DELETE /v1/om/payments/{uid}':
-      return { uid: recent(g, w.pending).id };
-    case 'PATCH /v1/om/orders/{uid}/close':
-      return { uid: recent(g, w.settledOrders.length > 0 ? w.settledOrders : w.orders) };
-    case 'PATCH /v1/om/orders/{uid}/cancel':
-      return { uid: recent(g, w.emptyOrders) };
-    case 'PATCH /v1/om/orders/{uid}/reopen':
-      return { uid: recent(g, w.closedOrders.length > 0 ? w.closedOrders : w.orders) };
-    case 'PATCH /v1/om/orders/{uid}':
-      return { uid: recent(g, w.openOrders), params: { customerUid: `cust-${g.int(5)}` } };
-    case 'POST /v1/om/invoices': {
-      if (g.chance(0.3)) {
-        const ref = recent(g, w.closedInvoices);
-        return {
-          params: {
-            orderId: ref.orderId,
-            type: g.pick(['credit-note', 'debit-note']),
-            referenceInvoiceId: ref.id,
-          },
-        };
-      }
-      return { params: { orderId: recent(g, w.openOrders) } };
-    }
-    case 'PATCH /v1/om/invoices/{uid}':
-      return {
-        uid: recent(g, w.openInvoices).id,
-        params: { applyExpiresAt: '2032-06-01T12:00:00+03:00' },
-      };
-    case 'DELETE /v1/om/invoices/{uid}':
-    case 'PATCH /v1/om/invoices/{uid}/close':
-      return { uid: recent(g, w.openInvoices).id };
-    case 'POST /v1/om/invoices/{uid}/send':
-      return { uid: recent(g, w.closedInvoices).id, params: { channel: 'email' } };
-    case 'PATCH /v1/om/payment-methods/{uid}':
-      return {
-        uid: recent(g, w.methods),
-        params: { visible: true, locales: { en: { name: `Renamed ${c.counter()}` } } },
-      };
-    case 'PATCH /v1/admin/api-keys/{uid}/revoke':
-      return { uid: recent(g, a.spareKeys) };
-    default:
-      return undefined;
-  }
+/**
+ * Bodies and path ids that reach the route's success path with a real, fitting object: the
+ * route's `fuzz` entry in reliability/endpoints.ts (undefined: the schema's own values).
+ */
+function happy(c: Gen): Req | undefined {
+  // Drawn for every route, first: the request sequence is a function of the seed.
+  const amount = c.g.pick(AMOUNTS[c.w.exponent]!);
+  return c.op.entry?.fuzz?.({ g: c.g, w: c.w, a: c.a, counter: c.counter, amount });
 }
 
-/** A real id for the route's path, chosen so writes never touch what the fuzz relies on. */
+/** A real id of each kind, chosen so writes never touch what the fuzz relies on. */
+const REAL_UIDS: Record<Kind, (g: Rng, w: OrgWorld, a: AdminWorld, write: boolean) => string> = {
+  order: (g, w) => recent(g, w.orders),
+  payment: (g, w) => recent(g, w.payments, 10),
+  invoice: (g, w) => recent(g, w.invoices).id,
+  method: (g, w, _a, write) => (write || g.chance(0.5) ? recent(g, w.methods) : w.org.method),
+  organization: (g, _w, a, write) => (write ? g.pick(a.spareOrgs) : g.pick(a.allOrgs)),
+  apiKey: (g, _w, a, write) => (write ? recent(g, a.spareKeys) : g.pick(a.allKeys)),
+  webhookEndpoint: (g, w) => recent(g, w.webhookEndpoints),
+  delivery: (g, w) => recent(g, w.deliveries).id,
+};
+
+/** A real id for the route's path, of the kind its table entry names. */
 function realUid(c: Gen): string {
-  const { g, w, a, op } = c;
-  const write = op.method !== 'GET';
-  if (op.path.startsWith('/v1/om/orders/')) return recent(g, w.orders);
-  if (op.path.startsWith('/v1/om/payments/')) return recent(g, w.payments, 10);
-  if (op.path.startsWith('/v1/om/invoices/')) return recent(g, w.invoices).id;
-  if (op.path.startsWith('/v1/om/payment-methods/'))
-    return write || g.chance(0.5) ? recent(g, w.methods) : w.org.method;
-  if (op.path.startsWith('/v1/admin/organizations/'))
-    return write ? g.pick(a.spareOrgs) : g.pick(a.allOrgs);
-  if (op.path.startsWith('/v1/admin/api-keys/'))
-    return write ? recent(g, a.spareKeys) : g.pick(a.allKeys);
-  return randomLooking(g);
+  const kind = c.op.entry?.uid;
+  if (kind === undefined) return randomLooking(c.g);
+  return REAL_UIDS[kind](c.g, c.w, c.a, c.op.method !== 'GET');
 }
 
 function randomLooking(g: Rng): string {
@@ -618,6 +493,8 @@ interface Draft {
   method: string;
   path: string;
   uid: string | undefined;
+  /** Values of the path's other ids. */
+  pathIds: Record<string, string>;
   query: [string, string][];
   /** The body as a value (undefined: no body). */
   value: unknown;
@@ -638,6 +515,13 @@ function draftValid(c: Gen, role: 'manager' | 'admin'): Draft {
   const h = happy(c);
   const uid = op.hasUid ? (h?.uid ?? realUid(c)) : undefined;
   c.uid = uid;
+  const pathIds: Record<string, string> = {};
+  for (const name of op.pathIds) {
+    const kind = op.entry?.pathIds?.[name];
+    pathIds[name] =
+      h?.path?.[name] ??
+      (kind === undefined ? randomLooking(g) : REAL_UIDS[kind](g, w, a, op.method !== 'GET'));
+  }
   let value: unknown;
   if (op.bodySchema !== undefined) {
     if (h?.params !== undefined && g.chance(0.7)) value = { params: h.params };
@@ -645,8 +529,10 @@ function draftValid(c: Gen, role: 'manager' | 'admin'): Draft {
       value = undefined;
     else value = gen(op.body!, c, undefined, g.pick([0, 0.3, 0.6, 1]));
   }
-  const query: [string, string][] = [];
+  // The entry's query first (a report's range); the schema's values for the rest.
+  const query: [string, string][] = Object.entries(h?.query ?? {});
   for (const q of op.query) {
+    if (h?.query?.[q.name] !== undefined) continue;
     if (q.name === 'limit' ? g.chance(0.5) : g.chance(0.25)) {
       const v = gen(q.schema, c, q.name);
       if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
@@ -664,6 +550,7 @@ function draftValid(c: Gen, role: 'manager' | 'admin'): Draft {
     method: op.method,
     path: op.path,
     uid,
+    pathIds,
     query,
     value,
     raw: new Raw(),
@@ -679,7 +566,8 @@ function draftValid(c: Gen, role: 'manager' | 'admin'): Draft {
 }
 
 function finish(d: Draft): FuzzRequest {
-  const path = d.uid === undefined ? d.path : d.path.replace('{uid}', d.uid);
+  const ids: Record<string, string | undefined> = { ...d.pathIds, uid: d.uid };
+  const path = d.path.replace(/\{(\w+)\}/g, (whole, name: string) => ids[name] ?? whole);
   const qs = d.query
     .map(([k, v]) => (k.startsWith('\u0001') ? k.slice(1) : `${enc(k)}=${enc(v)}`))
     .join('&');
@@ -1586,12 +1474,15 @@ export const suite = {
     const fx = await fixture();
     let server: ServerHandle | undefined;
     try {
-      server = await startServer(fx.testDatabase.url);
+      // No delivery worker: webhook deliveries stay as the requests left them.
+      server = await startServer(fx.testDatabase.url, { WEBHOOK_WORKER: '0' });
       const base = server.url;
       const doc = await (await fetch(`${base}/openapi.json`)).json();
       const ajv = new Ajv({ strict: false, allErrors: false, validateFormats: true });
       addFormats(ajv);
       const ops = loadOperations(doc, ajv);
+      // Every documented route must have its entry in the table, and every entry its route.
+      const gaps = tableGaps('fuzz', documentedRoutes(doc));
 
       const org = (o: OrgKeys, exponent: number): OrgWorld => ({
         org: o,
@@ -1609,6 +1500,8 @@ export const suite = {
         openInvoices: [],
         closedInvoices: [],
         methods: [],
+        webhookEndpoints: [],
+        deliveries: [],
         cursors: [],
       });
       const worlds: OrgWorld[] = [
@@ -1737,8 +1630,10 @@ export const suite = {
           [worlds[2]!, 2],
         ] as const);
         const c: Gen = { g, w, a: admin, op, uid: undefined, counter: () => ++counter, refs };
-        // Payment methods are an admin's (API.md §4): mostly the admin key there.
-        const adminOdds = op.path.startsWith('/v1/om/payment-methods') ? 0.85 : 0.5;
+        // Payment methods are an admin's (API.md §4), as is every route whose least role is
+        // admin: mostly the admin key there.
+        const adminOdds =
+          op.path.startsWith('/v1/om/payment-methods') || op.entry?.role === 'admin' ? 0.85 : 0.5;
         const d = draftValid(c, g.chance(adminOdds) ? 'admin' : 'manager');
         if (d.value !== undefined && op.validateBody !== undefined && !op.validateBody(d.value)) {
           generatorInvalid++;
@@ -1835,6 +1730,8 @@ export const suite = {
           exactly('invariant violations after the run', violations.length, 0),
           exactly('server ready after the run (1 = yes)', health.status === 200 ? 1 : 0, 1),
           exactly('routes under /v1/ not exercised', ops.length - covered, 0),
+          exactly('routes without an endpoints table entry', gaps.missing.length, 0),
+          exactly('endpoints table entries /openapi.json does not document', gaps.stale.length, 0),
         ],
         info: {
           seed,
@@ -1842,6 +1739,8 @@ export const suite = {
           requests: done,
           concurrency,
           routesInOpenapi: ops.length,
+          routesWithoutTableEntry: gaps.missing,
+          tableEntriesNotDocumented: gaps.stale,
           routesWithASuccess: successRoutes,
           routesWithoutSuccess: ops
             .filter((o) => (routes[o.key]?.success ?? 0) === 0)

@@ -631,6 +631,17 @@ export const suite = {
         '2 servers same key',
         `${tag}-f`,
       );
+      // One instance of two workers (WORKERS=2): the same key on two processes behind one port.
+      const clustered = await startServer(fx.testDatabase.url, { WORKERS: '2' });
+      servers.push(clustered);
+      parts.sameKeyWorkers = await sameKeyRace(
+        [clustered.url],
+        orgA,
+        counts.keys,
+        counts.copies,
+        'WORKERS=2 same key',
+        `${tag}-w`,
+      );
       // What the first server stored, replayed by the second.
       const across = await replayAll(
         [two.url],

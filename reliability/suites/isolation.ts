@@ -5,6 +5,8 @@
 // succeed and must answer exactly like ids that do not exist. Then: keys below an action's
 // role never succeed; a revoked key gets the one 401 body everywhere; protected fields in
 // bodies are refused and never stored; B's data is unchanged; the stored invariants hold.
+// The routes and their cases come from reliability/endpoints.ts (endpoints × roles × cases);
+// a documented /v1/ route without an entry there fails the suite.
 import { toMinor } from '../../src/money/amount.ts';
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
@@ -25,9 +27,23 @@ import {
   type SuiteResult,
 } from '../lib.ts';
 
-type Role = 'viewer' | 'cashier' | 'manager' | 'admin';
-const ROLES: Role[] = ['viewer', 'cashier', 'manager', 'admin'];
-const RANK: Record<Role, number> = { viewer: 0, cashier: 1, manager: 2, admin: 3 };
+import {
+  ENDPOINT_BY_ROUTE,
+  ID_FIELDS,
+  Maker,
+  RANK,
+  ROLES,
+  buildKit,
+  documentedRoutes,
+  idsOfKind,
+  tableGaps,
+  type Endpoint,
+  type Factory,
+  type Kind,
+  type Kit,
+  type Req,
+  type Role,
+} from '../endpoints.ts';
 
 interface Operation {
   method: string;
@@ -38,6 +54,8 @@ interface Operation {
   /** Declared properties of `params` in the request body. */
   bodyFields: string[];
   hasBody: boolean;
+  /** Its entry in reliability/endpoints.ts (undefined: a finding). */
+  entry: Endpoint | undefined;
 }
 
 function loadOperations(doc: any): Operation[] {
@@ -61,16 +79,19 @@ function loadOperations(doc: any): Operation[] {
           .map((p: any) => p.name as string),
         bodyFields: Object.keys(object?.properties?.params?.properties ?? {}),
         hasBody: schema !== undefined,
+        entry: ENDPOINT_BY_ROUTE.get(`${method} ${path}`),
       });
     }
   }
   return ops;
 }
 
-// ---------------------------------------------------------------------------------------
-// Building an organization's objects over HTTP.
+type Covered = Operation & { entry: Endpoint };
 
-class Org {
+// ---------------------------------------------------------------------------------------
+// An organization over HTTP: the Factory the table's entries build their objects with.
+
+class Org implements Factory {
   constructor(
     readonly base: string,
     readonly rootKey: string,
@@ -78,6 +99,9 @@ class Org {
   ) {}
   get id(): string {
     return this.keys.id;
+  }
+  get mainMethod(): string {
+    return this.keys.method;
   }
   h(role: Role = 'admin'): Record<string, string> {
     return headersFor(this.keys, role);
@@ -87,61 +111,19 @@ class Org {
       throw new Error(`setup: ${what} answered ${reply.status} ${reply.text.slice(0, 300)}`);
     return reply.body.data;
   }
-  async post(url: string, params: unknown): Promise<string> {
-    return (await this.ok(`POST ${url}`, await call(this.base, 'POST', url, this.h(), { params })))
+  async post(url: string, params?: unknown): Promise<string> {
+    const body = params === undefined ? undefined : { params };
+    return (await this.ok(`POST ${url}`, await call(this.base, 'POST', url, this.h(), body)))
       .id as string;
+  }
+  async get(url: string): Promise<any> {
+    return this.ok(`GET ${url}`, await call(this.base, 'GET', url, this.h()));
   }
   async patch(url: string, params?: unknown): Promise<void> {
     await this.ok(
       `PATCH ${url}`,
       await call(this.base, 'PATCH', url, this.h(), params === undefined ? undefined : { params }),
     );
-  }
-  order(total = 100): Promise<string> {
-    return this.post('/v1/om/orders', { total });
-  }
-  receipt(orderId: string, amount: number, status = 'pending'): Promise<string> {
-    return this.post('/v1/om/payments', {
-      orderId,
-      type: 'receipt',
-      methodId: this.keys.method,
-      amount,
-      status,
-    });
-  }
-  refund(orderId: string, sourcePaymentId: string, amount: number, status = 'pending') {
-    return this.post('/v1/om/payments', {
-      orderId,
-      type: 'refund',
-      sourcePaymentId,
-      amount,
-      status,
-    });
-  }
-  invoice(orderId: string, extra: Record<string, unknown> = {}): Promise<string> {
-    return this.post('/v1/om/invoices', { orderId, ...extra });
-  }
-  async closedInvoice(orderId: string): Promise<string> {
-    const id = await this.invoice(orderId);
-    await this.patch(`/v1/om/invoices/${id}/close`);
-    return id;
-  }
-  method(visible = true): Promise<string> {
-    return this.post('/v1/om/payment-methods', {
-      locales: { ar: { name: 'بطاقة' }, en: { name: 'Card' } },
-      visible,
-    });
-  }
-  /** An open order paid in full (close succeeds). */
-  async settledOrder(): Promise<{ order: string; receipt: string }> {
-    const order = await this.order(20);
-    const receipt = await this.receipt(order, 20, 'complete');
-    return { order, receipt };
-  }
-  async closedOrder(): Promise<{ order: string; receipt: string }> {
-    const s = await this.settledOrder();
-    await this.patch(`/v1/om/orders/${s.order}/close`);
-    return s;
   }
   async key(role: Role): Promise<{ id: string; secret: string }> {
     const reply = await call(
@@ -154,210 +136,22 @@ class Org {
     const data = await this.ok('api key', reply);
     return { id: data.id as string, secret: data.secret as string };
   }
-}
-
-/** Long-lived objects of one organization, in every state the routes care about. */
-interface Kit {
-  orderOpen: string;
-  orderClosed: string;
-  orderEmpty: string;
-  receiptComplete: string;
-  receiptPending: string;
-  refundPending: string;
-  refundComplete: string;
-  receiptOfClosed: string;
-  receiptWithInvoice: string;
-  invoiceOpen: string;
-  invoiceClosed: string;
-  creditNote: string;
-  methodMain: string;
-  methodExtra: string;
-  methodHidden: string;
-  keyIds: string[];
-}
-
-async function buildKit(o: Org): Promise<Kit> {
-  const orderOpen = await o.order(100);
-  const receiptComplete = await o.receipt(orderOpen, 40, 'complete');
-  const receiptPending = await o.receipt(orderOpen, 10);
-  const refundPending = await o.refund(orderOpen, receiptComplete, 5);
-  const refundComplete = await o.refund(orderOpen, receiptComplete, 3, 'complete');
-  const invoiceOpen = await o.invoice(orderOpen);
-  const receiptWithInvoice = await o.post('/v1/om/payments', {
-    orderId: orderOpen,
-    type: 'receipt',
-    methodId: o.keys.method,
-    amount: 1,
-    invoiceId: invoiceOpen,
-  });
-  const invoiceClosed = await o.closedInvoice(orderOpen);
-  const creditNote = await o.invoice(orderOpen, {
-    type: 'credit-note',
-    referenceInvoiceId: invoiceClosed,
-  });
-  const closed = await o.closedOrder();
-  const orderEmpty = await o.order(30);
-  const methodExtra = await o.method();
-  const methodHidden = await o.method(false);
-  const keys = await call(o.base, 'GET', '/v1/admin/api-keys?limit=100', o.h('admin'));
-  return {
-    orderOpen,
-    orderClosed: closed.order,
-    orderEmpty,
-    receiptComplete,
-    receiptPending,
-    refundPending,
-    refundComplete,
-    receiptOfClosed: closed.receipt,
-    receiptWithInvoice,
-    invoiceOpen,
-    invoiceClosed,
-    creditNote,
-    methodMain: o.keys.method,
-    methodExtra,
-    methodHidden,
-    keyIds: (keys.body.data.items as { id: string }[]).map((k) => k.id),
-  };
-}
-
-type Kind = 'order' | 'payment' | 'invoice' | 'method' | 'organization' | 'apiKey';
-
-function idsOfKind(k: Kit, orgId: string, kind: Kind): string[] {
-  switch (kind) {
-    case 'order':
-      return [k.orderOpen, k.orderClosed, k.orderEmpty];
-    case 'payment':
-      return [
-        k.receiptComplete,
-        k.receiptPending,
-        k.refundPending,
-        k.refundComplete,
-        k.receiptOfClosed,
-        k.receiptWithInvoice,
-      ];
-    case 'invoice':
-      return [k.invoiceOpen, k.invoiceClosed, k.creditNote];
-    case 'method':
-      return [k.methodMain, k.methodExtra, k.methodHidden];
-    case 'organization':
-      return [orgId];
-    case 'apiKey':
-      return k.keyIds;
+  async keyIds(): Promise<string[]> {
+    const keys = await call(this.base, 'GET', '/v1/admin/api-keys?limit=100', this.h('admin'));
+    return (keys.body.data.items as { id: string }[]).map((k) => k.id);
   }
 }
 
-function kindOfPath(path: string): Kind | undefined {
-  if (path.startsWith('/v1/om/orders/')) return 'order';
-  if (path.startsWith('/v1/om/payments/')) return 'payment';
-  if (path.startsWith('/v1/om/invoices/')) return 'invoice';
-  if (path.startsWith('/v1/om/payment-methods/')) return 'method';
-  if (path.startsWith('/v1/admin/organizations/')) return 'organization';
-  if (path.startsWith('/v1/admin/api-keys/')) return 'apiKey';
-  return undefined;
+/** The names of a route's path ids (`uid`, `deliveryId`, …), in order. */
+function pathIds(path: string): string[] {
+  return [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
 }
 
-const ID_FIELDS: Record<string, Kind> = {
-  orderId: 'order',
-  methodId: 'method',
-  invoiceId: 'invoice',
-  sourcePaymentId: 'payment',
-  referenceInvoiceId: 'invoice',
-  id: 'payment',
-};
-
-// ---------------------------------------------------------------------------------------
-// A request for every route, on A's own long-lived objects (valid, though it may meet a
-// business refusal): the base each id position is substituted into.
-
-interface Template {
-  uid?: string;
-  params?: Record<string, unknown>;
-  query?: Record<string, string>;
-}
-
-function template(op: Operation, k: Kit, orgId: string): Template | undefined {
-  switch (op.key) {
-    case 'GET /v1/om/organization':
-    case 'GET /v1/om/orders':
-    case 'GET /v1/om/payment-methods':
-    case 'GET /v1/om/invoices':
-    case 'GET /v1/om/payments':
-    case 'GET /v1/admin/organizations':
-    case 'GET /v1/admin/api-keys':
-      return {};
-    case 'GET /v1/om/reports/payments-summary':
-      // The last and the next 24 hours: A's payments of today are in it.
-      return {
-        query: {
-          from: new Date(Date.now() - 86_400_000).toISOString(),
-          to: new Date(Date.now() + 86_400_000).toISOString(),
-          groupBy: 'method,day',
-        },
-      };
-    case 'POST /v1/om/orders':
-      return { params: { total: 10 } };
-    case 'GET /v1/om/orders/{uid}':
-    case 'GET /v1/om/orders/{uid}/payments':
-      return { uid: k.orderOpen };
-    case 'PATCH /v1/om/orders/{uid}':
-      return { uid: k.orderOpen, params: { customerUid: 'iso-customer' } };
-    case 'PATCH /v1/om/orders/{uid}/close':
-    case 'PATCH /v1/om/orders/{uid}/cancel':
-      return { uid: k.orderEmpty };
-    case 'PATCH /v1/om/orders/{uid}/reopen':
-      return { uid: k.orderClosed };
-    case 'POST /v1/om/payment-methods':
-      return { params: { locales: { ar: { name: 'نقد' }, en: { name: 'Cash' } } } };
-    case 'GET /v1/om/payment-methods/{uid}':
-    case 'DELETE /v1/om/payment-methods/{uid}':
-      return { uid: k.methodExtra };
-    case 'PATCH /v1/om/payment-methods/{uid}':
-      return { uid: k.methodExtra, params: { visible: true } };
-    case 'POST /v1/om/invoices':
-      return { params: { orderId: k.orderOpen } };
-    case 'GET /v1/om/invoices/{uid}':
-    case 'DELETE /v1/om/invoices/{uid}':
-    case 'PATCH /v1/om/invoices/{uid}/close':
-      return { uid: k.invoiceOpen };
-    case 'PATCH /v1/om/invoices/{uid}':
-      return { uid: k.creditNote, params: { applyExpiresAt: '2031-01-01T00:00:00.000Z' } };
-    case 'POST /v1/om/invoices/{uid}/send':
-      return { uid: k.invoiceClosed, params: { channel: 'email' } };
-    case 'POST /v1/om/payments':
-      return {
-        params: {
-          orderId: k.orderOpen,
-          type: 'receipt',
-          methodId: k.methodMain,
-          amount: 0.01,
-        },
-      };
-    case 'GET /v1/om/payments/{uid}':
-    case 'GET /v1/om/payments/{uid}/history':
-    case 'DELETE /v1/om/payments/{uid}':
-      return { uid: k.receiptPending };
-    case 'PATCH /v1/om/payments/{uid}':
-      return { uid: k.receiptPending, params: { note: 'iso note' } };
-    case 'PATCH /v1/om/payments/{uid}/confirm':
-      return { uid: k.receiptPending, params: {} };
-    case 'POST /v1/admin/organizations':
-      return { params: { name: 'Iso', currency: 'SAR' } };
-    case 'GET /v1/admin/organizations/{uid}':
-      return { uid: orgId };
-    case 'PATCH /v1/admin/organizations/{uid}':
-      return { uid: orgId, params: { name: 'Renamed' } };
-    case 'POST /v1/admin/api-keys':
-      return { params: { name: 'iso key', role: 'viewer', organizations: [orgId] } };
-    case 'GET /v1/admin/api-keys/{uid}':
-    case 'PATCH /v1/admin/api-keys/{uid}/revoke':
-      return { uid: k.keyIds[0]! };
-    default:
-      return undefined;
-  }
-}
-
-function urlOf(op: Operation, t: Template): string {
-  const path = t.uid === undefined ? op.path : op.path.replace('{uid}', encodeURIComponent(t.uid));
+function urlOf(op: Operation, t: Req): string {
+  const ids: Record<string, string | undefined> = { ...t.path, uid: t.uid };
+  const path = op.path.replace(/\{(\w+)\}/g, (whole, name: string) =>
+    ids[name] === undefined ? whole : encodeURIComponent(ids[name]),
+  );
   const qs = new URLSearchParams(t.query ?? {}).toString();
   return qs === '' ? path : `${path}?${qs}`;
 }
@@ -365,7 +159,7 @@ function urlOf(op: Operation, t: Template): string {
 async function send(
   base: string,
   op: Operation,
-  t: Template,
+  t: Req,
   headers: Record<string, string>,
 ): Promise<Reply> {
   return call(
@@ -415,21 +209,26 @@ export const suite = {
     const fx = await fixture();
     let server: ServerHandle | undefined;
     try {
-      server = await startServer(fx.testDatabase.url);
+      // No delivery worker: B's deliveries stay as they were (the snapshot compares them).
+      server = await startServer(fx.testDatabase.url, { WEBHOOK_WORKER: '0' });
       const base = server.url;
       const doc = await (await fetch(`${base}/openapi.json`)).json();
       const ops = loadOperations(doc);
+      // Every documented route must have its entry in the table, and every entry its route.
+      const gaps = tableGaps('isolation', documentedRoutes(doc));
+      const covered = ops.filter((o): o is Covered => o.entry !== undefined);
       const A = new Org(base, fx.rootKey, await makeOrganization(base, fx.rootKey, 'SAR'));
       const B = new Org(base, fx.rootKey, await makeOrganization(base, fx.rootKey, 'SAR'));
-      const kitA = await buildKit(A);
-      const kitB = await buildKit(B);
+      const mA = new Maker(A);
+      const kitA = await buildKit(mA);
+      const kitB = await buildKit(new Maker(B));
       const bIds = new Set<string>([
         B.id,
         ...(['order', 'payment', 'invoice', 'method', 'apiKey'] as Kind[]).flatMap((kind) =>
-          idsOfKind(kitB, B.id, kind),
+          idsOfKind(kitB, kind),
         ),
       ]);
-      const before = await snapshot(base, fx.rootKey, B, kitB);
+      const before = await snapshot(base, fx.rootKey, B, kitB, covered);
 
       const findings: Record<string, unknown[]> = {};
       const remember = (kind: string, entry: unknown) => {
@@ -447,7 +246,7 @@ export const suite = {
       let foreignSuccesses = 0;
       let foreignDiffers = 0;
       let positions = 0;
-      let uncovered: string[] = [];
+      let uncovered: string[] = gaps.missing.map((r) => `${r} (no endpoints table entry)`);
       const controlFailures: string[] = [];
       const compare = async (
         label: string,
@@ -485,20 +284,28 @@ export const suite = {
         }
       };
 
-      const opsOm = ops.filter((o) => !o.admin);
-      // 1a. Path {uid}: A's admin key on B's objects of the route's kind.
-      for (const op of ops.filter((o) => o.path.includes('{uid}'))) {
-        const kind = kindOfPath(op.path);
-        const t = template(op, kitA, A.id);
-        if (kind === undefined || t === undefined) {
-          uncovered.push(`${op.key} path`);
-          continue;
+      const opsOm = covered.filter((o) => !o.admin);
+      // 1a. Path {uid}: A's admin key on B's objects of the route's kind, with the template's
+      // body and each of the entry's variants.
+      for (const op of covered) {
+        for (const name of pathIds(op.path)) {
+          const kind = name === 'uid' ? op.entry.uid : op.entry.pathIds?.[name];
+          if (kind === undefined) {
+            uncovered.push(`${op.key} path {${name}}`);
+            continue;
+          }
+          const t = op.entry.template(kitA);
+          const at = (id: string): Req =>
+            name === 'uid' ? { ...t, uid: id } : { ...t, path: { ...t.path, [name]: id } };
+          const bodies = [t.params, ...(op.entry.variants ?? [])];
+          for (const [n, params] of bodies.entries()) {
+            await compare(
+              `${op.key} {${name}}${n === 0 ? '' : ` ${JSON.stringify(params)}`}`,
+              (id) => send(base, op, { ...at(id), params }, A.h('admin')),
+              idsOfKind(kitB, kind),
+            );
+          }
         }
-        await compare(
-          `${op.key} {uid}`,
-          (id) => send(base, op, { ...t, uid: id }, A.h('admin')),
-          idsOfKind(kitB, B.id, kind),
-        );
       }
       // 1b. Query ids of the lists.
       for (const op of ops.filter((o) => o.method === 'GET')) {
@@ -507,14 +314,14 @@ export const suite = {
           await compare(
             `${op.key} ?${q}`,
             (id) => send(base, op, { query: { [q]: id } }, A.h('admin')),
-            idsOfKind(kitB, B.id, kind),
+            idsOfKind(kitB, kind),
             { list: true },
           );
           // Control: A's own id of that kind finds A's objects, so the filter is live.
           const own = await send(
             base,
             op,
-            { query: { [q]: idsOfKind(kitA, A.id, kind)[0]! } },
+            { query: { [q]: idsOfKind(kitA, kind)[0]! } },
             A.h('admin'),
           );
           if (own.status !== 200 || (own.body?.data?.items?.length ?? 0) === 0)
@@ -522,25 +329,31 @@ export const suite = {
         }
       }
       // 1c. Body ids: each position on a base that succeeds with A's own id (the control).
-      const bodyPositions = bodyPositionCases(A, kitA, kitB);
-      for (const op of ops.filter((o) => o.hasBody)) {
+      // (POST /v1/admin/api-keys `organizations`: A's admin, limited to A, naming B.)
+      for (const op of covered.filter((o) => o.hasBody)) {
         for (const field of op.bodyFields.filter((f) => f in ID_FIELDS)) {
-          const make = bodyPositions[`${op.key} ${field}`];
+          const make = op.entry.bodyIds?.[field];
           if (make === undefined) {
             uncovered.push(`${op.key} params.${field}`);
             continue;
           }
-          const c = await make();
+          const c = await make(mA, kitA, kitB);
+          const value = c.value ?? ((id: string) => id);
           await compare(
             `${op.key} params.${field}`,
             (id) =>
-              send(base, op, { uid: c.uid, params: { ...c.params, [field]: id } }, A.h(c.role)),
+              send(
+                base,
+                op,
+                { uid: c.uid, params: { ...c.params, [field]: value(id) } },
+                A.h(c.role),
+              ),
             c.foreign,
           );
           const own = await send(
             base,
             op,
-            { uid: c.uid, params: { ...c.params, [field]: c.own } },
+            { uid: c.uid, params: { ...c.params, [field]: value(c.own) } },
             A.h(c.role),
           );
           if (own.status !== 200)
@@ -552,11 +365,7 @@ export const suite = {
       // 1d. The organization-id header: every A key with B's organization, against an
       // organization that does not exist.
       for (const op of opsOm) {
-        const t = template(op, kitA, A.id);
-        if (t === undefined) {
-          uncovered.push(`${op.key} organization-id`);
-          continue;
-        }
+        const t = op.entry.template(kitA);
         for (const role of ROLES) {
           await compare(
             `${op.key} organization-id (${role})`,
@@ -565,21 +374,7 @@ export const suite = {
           );
         }
       }
-      // 1e. Administration with A's admin key (limited to A): B's organization and keys.
-      const adminKeyCreate = ops.find((o) => o.key === 'POST /v1/admin/api-keys');
-      if (adminKeyCreate !== undefined) {
-        await compare(
-          'POST /v1/admin/api-keys params.organizations',
-          (id) =>
-            send(
-              base,
-              adminKeyCreate,
-              { params: { name: 'x', role: 'admin', organizations: [id] } },
-              A.h('admin'),
-            ),
-          [B.id],
-        );
-      }
+      // 1e. Administration lists with A's admin key (limited to A): nothing of B.
       for (const op of ops.filter((o) => o.admin && o.method === 'GET' && !o.path.includes('{'))) {
         const reply = await send(base, op, { query: { limit: '100' } }, A.h('admin'));
         calls.crossOrg++;
@@ -592,19 +387,29 @@ export const suite = {
       uncovered = [...new Set(uncovered)];
 
       // --- 2. Keys below an action's role ------------------------------------------------
-      const actions = roleActions(A, fx.rootKey);
+      // Every route's least role, and the entry's further actions, on a fresh setup each time.
+      const actions = covered.flatMap((op) =>
+        [
+          {
+            label: op.entry.label,
+            role: op.entry.role,
+            fresh: op.entry.fresh,
+            allOrganizations: op.entry.allOrganizations === true,
+          },
+          ...(op.entry.actions ?? []).map((a) => ({ ...a, allOrganizations: false })),
+        ].map((a) => ({ ...a, op })),
+      );
       let underSuccesses = 0;
       let underNot403 = 0;
       const roleControlFailures: string[] = [];
       const writeOps = ops.filter((o) => o.method !== 'GET' || o.admin);
       const withoutRoleCheck = writeOps
-        .filter((o) => !actions.some((a) => a.op === o.key))
+        .filter((o) => !actions.some((a) => a.op.key === o.key))
         .map((o) => o.key);
       for (const action of actions) {
-        const op = ops.find((o) => o.key === action.op);
-        if (op === undefined) continue;
-        for (const role of ROLES.filter((r) => RANK[r] < RANK[action.minRole])) {
-          const t = await action.make();
+        const op = action.op;
+        for (const role of ROLES.filter((r) => RANK[r] < RANK[action.role])) {
+          const t = await action.fresh(mA);
           const reply = await send(base, op, t, A.h(role));
           calls.roles++;
           if (reply.status === 200) {
@@ -625,8 +430,11 @@ export const suite = {
           }
         }
         // Control: the least role that may act does succeed on the same setup.
-        const t = await action.make();
-        const reply = await send(base, op, t, action.controlHeaders?.() ?? A.h(action.minRole));
+        const t = await action.fresh(mA);
+        const controlHeaders = action.allOrganizations
+          ? { 'api-key': fx.rootKey }
+          : A.h(action.role);
+        const reply = await send(base, op, t, controlHeaders);
         calls.roles++;
         if (reply.status !== 200)
           roleControlFailures.push(`${action.label}: ${reply.status} ${reply.text.slice(0, 200)}`);
@@ -653,12 +461,9 @@ export const suite = {
         revokedDiffers++;
         remember('revoked', { label: 'missing key vs unknown key', a: shape(missingKey, []) });
       }
-      for (const op of ops) {
-        let t = template(op, kitA, A.id);
-        if (t === undefined) continue;
-        // Should the revoked key still work, let it revoke a throwaway key, not one in use.
-        if (op.key === 'PATCH /v1/admin/api-keys/{uid}/revoke')
-          t = { uid: (await A.key('viewer')).id };
+      for (const op of covered) {
+        // Should the revoked key still work, let it spend a throwaway object, not one in use.
+        const t = op.entry.spends ? await op.entry.fresh(mA) : op.entry.template(kitA);
         const reply = await send(base, op, t, doomedHeaders);
         calls.revoked++;
         if (reply.status === 200) {
@@ -701,21 +506,22 @@ export const suite = {
       let protectedAccepted = 0;
       let protectedNot400 = 0;
       const protectedCases: string[] = [];
-      for (const op of ops.filter((o) => o.hasBody)) {
-        const make = protectedBase(op, A, fx.rootKey);
-        if (make === undefined) {
-          uncovered.push(`${op.key} protected fields`);
-          continue;
-        }
+      // A valid body for each route (its fresh request), with a key that may send it.
+      const make = async (op: Covered) => {
+        const t = await op.entry.fresh(mA);
+        const headers = op.admin ? { 'api-key': fx.rootKey } : A.h('admin');
+        return { uid: t.uid, path: t.path, params: t.params ?? {}, headers };
+      };
+      for (const op of covered.filter((o) => o.hasBody)) {
         const fields = Object.keys(protectedValues).filter((f) => !op.bodyFields.includes(f));
         for (const field of fields) {
           for (const where of ['params', 'top'] as const) {
-            const c = await make();
+            const c = await make(op);
             const body =
               where === 'params'
                 ? { params: { ...c.params, [field]: protectedValues[field] } }
                 : { params: c.params, [field]: protectedValues[field] };
-            const reply = await call(base, op.method, urlOf(op, { uid: c.uid }), c.headers, body);
+            const reply = await call(base, op.method, urlOf(op, c), c.headers, body);
             calls.protectedFields++;
             protectedCases.push(`${op.key} ${where}.${field}`);
             if (reply.status === 200) {
@@ -741,7 +547,7 @@ export const suite = {
       const stored = await storedMarkers(fx.database.db, marker);
 
       // --- 5. B unchanged; invariants ----------------------------------------------------
-      const after = await snapshot(base, fx.rootKey, B, kitB);
+      const after = await snapshot(base, fx.rootKey, B, kitB, covered);
       const differences = Object.keys({ ...before, ...after }).filter(
         (k) => before[k] !== after[k],
       );
@@ -753,7 +559,9 @@ export const suite = {
         idPositionsCompared: positions,
         uncoveredPositions: uncovered,
         controlFailures,
-        roleActions: actions.map((a) => `${a.label} (${a.minRole})`),
+        routesWithoutTableEntry: gaps.missing,
+        tableEntriesNotDocumented: gaps.stale,
+        roleActions: actions.map((a) => `${a.label} (${a.role})`),
         roleControlFailures,
         underPrivilegedNot403: underNot403,
         writeRoutesWithoutRoleCheck: withoutRoleCheck,
@@ -778,6 +586,8 @@ export const suite = {
         figures: [
           exactly("successes with B's ids (or answers revealing B)", foreignSuccesses, 0),
           exactly("answers with B's ids that differ from unknown ids", foreignDiffers, 0),
+          exactly('routes without an endpoints table entry', gaps.missing.length, 0),
+          exactly('endpoints table entries /openapi.json does not document', gaps.stale.length, 0),
           exactly('id positions not covered', uncovered.length, 0),
           exactly('own-id controls that did not succeed', controlFailures.length, 0),
           exactly('under-privileged successes', underSuccesses, 0),
@@ -803,456 +613,6 @@ export const suite = {
     }
   },
 };
-
-// ---------------------------------------------------------------------------------------
-// Body id positions: a fresh base on A that succeeds with A's own id (the control), and B's
-// ids of the same kind, in the states that would reach the deepest check if isolation failed.
-
-interface BodyCase {
-  uid?: string;
-  params: Record<string, unknown>;
-  own: string;
-  foreign: string[];
-  role: Role;
-}
-
-function bodyPositionCases(A: Org, a: Kit, b: Kit): Record<string, () => Promise<BodyCase>> {
-  const receipt = { type: 'receipt', methodId: a.methodMain, amount: 0.01 };
-  const completeReceiptsOfB = [b.receiptComplete, b.receiptOfClosed];
-  const paymentsOfB = idsOfKind(b, '', 'payment');
-  const pending = async () => {
-    const order = await A.order(50);
-    return { order, payment: await A.receipt(order, 1) };
-  };
-  return {
-    'POST /v1/om/payments orderId': async () => ({
-      params: { ...receipt },
-      own: await A.order(50),
-      foreign: [b.orderOpen, b.orderClosed, b.orderEmpty],
-      role: 'manager',
-    }),
-    'POST /v1/om/payments methodId': async () => ({
-      params: { ...receipt, orderId: await A.order(50) },
-      own: a.methodMain,
-      foreign: [b.methodMain, b.methodExtra, b.methodHidden],
-      role: 'manager',
-    }),
-    'POST /v1/om/payments invoiceId': async () => {
-      const order = await A.order(50);
-      return {
-        params: { ...receipt, orderId: order },
-        own: await A.invoice(order),
-        foreign: [b.invoiceOpen, b.invoiceClosed, b.creditNote],
-        role: 'manager',
-      };
-    },
-    'POST /v1/om/payments sourcePaymentId': async () => {
-      const s = await A.settledOrder();
-      return {
-        params: { orderId: s.order, type: 'refund', amount: 0.01 },
-        own: s.receipt,
-        foreign: completeReceiptsOfB,
-        role: 'manager',
-      };
-    },
-    'PATCH /v1/om/payments/{uid} id': async () => {
-      const p = await pending();
-      return {
-        uid: p.payment,
-        params: { note: 'n' },
-        own: p.payment,
-        foreign: paymentsOfB,
-        role: 'manager',
-      };
-    },
-    'PATCH /v1/om/payments/{uid} orderId': async () => {
-      const p = await pending();
-      return {
-        uid: p.payment,
-        params: { note: 'n' },
-        own: p.order,
-        foreign: [b.orderOpen, b.orderClosed, b.orderEmpty],
-        role: 'manager',
-      };
-    },
-    'PATCH /v1/om/payments/{uid} methodId': async () => {
-      const p = await pending();
-      return {
-        uid: p.payment,
-        params: {},
-        own: a.methodExtra,
-        foreign: [b.methodMain, b.methodExtra, b.methodHidden],
-        role: 'manager',
-      };
-    },
-    'PATCH /v1/om/payments/{uid} sourcePaymentId': async () => {
-      // A pending refund on an order with two complete receipts: moving it to the other.
-      const order = await A.order(50);
-      const first = await A.receipt(order, 10, 'complete');
-      const second = await A.receipt(order, 10, 'complete');
-      const refund = await A.refund(order, first, 1);
-      return {
-        uid: refund,
-        params: {},
-        own: second,
-        foreign: completeReceiptsOfB,
-        role: 'manager',
-      };
-    },
-    'PATCH /v1/om/payments/{uid}/confirm id': async () => {
-      const p = await pending();
-      return { uid: p.payment, params: {}, own: p.payment, foreign: paymentsOfB, role: 'manager' };
-    },
-    'PATCH /v1/om/payments/{uid}/confirm orderId': async () => {
-      const p = await pending();
-      return {
-        uid: p.payment,
-        params: {},
-        own: p.order,
-        foreign: [b.orderOpen, b.orderClosed, b.orderEmpty],
-        role: 'manager',
-      };
-    },
-    'POST /v1/om/invoices orderId': async () => ({
-      params: {},
-      own: await A.order(50),
-      foreign: [b.orderOpen, b.orderClosed, b.orderEmpty],
-      role: 'manager',
-    }),
-    'POST /v1/om/invoices referenceInvoiceId': async () => {
-      const order = await A.order(50);
-      return {
-        params: { orderId: order, type: 'credit-note' },
-        own: await A.closedInvoice(order),
-        foreign: [b.invoiceClosed, b.invoiceOpen, b.creditNote],
-        role: 'manager',
-      };
-    },
-    'PATCH /v1/om/invoices/{uid} referenceInvoiceId': async () => {
-      const order = await A.order(50);
-      const reference = await A.closedInvoice(order);
-      return {
-        uid: await A.invoice(order),
-        params: { type: 'credit-note' },
-        own: reference,
-        foreign: [b.invoiceClosed, b.invoiceOpen, b.creditNote],
-        role: 'manager',
-      };
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------------------
-// Role checks: every write of /v1/om/ and every /v1/admin/ route, on a fresh setup each time.
-
-interface RoleAction {
-  label: string;
-  op: string;
-  minRole: Role;
-  make: () => Promise<Template>;
-  /** Headers for the control when the least role is not one of A's keys' (root admin). */
-  controlHeaders?: () => Record<string, string>;
-}
-
-function roleActions(A: Org, rootKey: string): RoleAction[] {
-  const pending = async () => A.receipt(await A.order(50), 1);
-  const complete = async () => A.receipt(await A.order(50), 5, 'complete');
-  return [
-    {
-      label: 'create order',
-      op: 'POST /v1/om/orders',
-      minRole: 'cashier',
-      make: async () => ({ params: { total: 10 } }),
-    },
-    {
-      label: 'update open order',
-      op: 'PATCH /v1/om/orders/{uid}',
-      minRole: 'cashier',
-      make: async () => ({ uid: await A.order(), params: { customerUid: 'c1' } }),
-    },
-    {
-      label: 'close settled order',
-      op: 'PATCH /v1/om/orders/{uid}/close',
-      minRole: 'cashier',
-      make: async () => ({ uid: (await A.settledOrder()).order }),
-    },
-    {
-      label: 'cancel order',
-      op: 'PATCH /v1/om/orders/{uid}/cancel',
-      minRole: 'manager',
-      make: async () => ({ uid: await A.order() }),
-    },
-    {
-      label: 'reopen closed order',
-      op: 'PATCH /v1/om/orders/{uid}/reopen',
-      minRole: 'manager',
-      make: async () => ({ uid: (await A.closedOrder()).order }),
-    },
-    {
-      label: 'create payment method',
-      op: 'POST /v1/om/payment-methods',
-      minRole: 'admin',
-      make: async () => ({ params: { locales: { ar: { name: 'شيك' }, en: { name: 'Cheque' } } } }),
-    },
-    {
-      label: 'update payment method',
-      op: 'PATCH /v1/om/payment-methods/{uid}',
-      minRole: 'admin',
-      make: async () => ({ uid: await A.method(), params: { visible: false } }),
-    },
-    {
-      label: 'delete payment method',
-      op: 'DELETE /v1/om/payment-methods/{uid}',
-      minRole: 'admin',
-      make: async () => ({ uid: await A.method() }),
-    },
-    {
-      label: 'create invoice',
-      op: 'POST /v1/om/invoices',
-      minRole: 'manager',
-      make: async () => ({ params: { orderId: await A.order() } }),
-    },
-    {
-      label: 'update invoice',
-      op: 'PATCH /v1/om/invoices/{uid}',
-      minRole: 'manager',
-      make: async () => ({
-        uid: await A.invoice(await A.order()),
-        params: { applyExpiresAt: '2031-01-01T00:00:00.000Z' },
-      }),
-    },
-    {
-      label: 'delete invoice',
-      op: 'DELETE /v1/om/invoices/{uid}',
-      minRole: 'manager',
-      make: async () => ({ uid: await A.invoice(await A.order()) }),
-    },
-    {
-      label: 'close invoice',
-      op: 'PATCH /v1/om/invoices/{uid}/close',
-      minRole: 'manager',
-      make: async () => ({ uid: await A.invoice(await A.order()) }),
-    },
-    {
-      label: 'send invoice',
-      op: 'POST /v1/om/invoices/{uid}/send',
-      minRole: 'manager',
-      make: async () => ({ uid: await A.closedInvoice(await A.order()), params: {} }),
-    },
-    {
-      label: 'create receipt',
-      op: 'POST /v1/om/payments',
-      minRole: 'cashier',
-      make: async () => ({
-        params: { orderId: await A.order(), type: 'receipt', methodId: A.keys.method, amount: 1 },
-      }),
-    },
-    {
-      label: 'create refund with source (open order)',
-      op: 'POST /v1/om/payments',
-      minRole: 'cashier',
-      make: async () => {
-        const s = await A.settledOrder();
-        return {
-          params: { orderId: s.order, type: 'refund', sourcePaymentId: s.receipt, amount: 1 },
-        };
-      },
-    },
-    {
-      label: 'create refund without source',
-      op: 'POST /v1/om/payments',
-      minRole: 'manager',
-      make: async () => {
-        const s = await A.settledOrder();
-        return {
-          params: { orderId: s.order, type: 'refund', methodId: A.keys.method, amount: 1 },
-        };
-      },
-    },
-    {
-      label: 'create refund on a closed order',
-      op: 'POST /v1/om/payments',
-      minRole: 'manager',
-      make: async () => {
-        const s = await A.closedOrder();
-        return {
-          params: { orderId: s.order, type: 'refund', sourcePaymentId: s.receipt, amount: 1 },
-        };
-      },
-    },
-    {
-      label: 'update pending payment',
-      op: 'PATCH /v1/om/payments/{uid}',
-      minRole: 'cashier',
-      make: async () => ({ uid: await pending(), params: { note: 'changed' } }),
-    },
-    {
-      label: 'update complete payment (note)',
-      op: 'PATCH /v1/om/payments/{uid}',
-      minRole: 'manager',
-      make: async () => ({ uid: await complete(), params: { note: 'changed' } }),
-    },
-    {
-      label: 'correct complete payment',
-      op: 'PATCH /v1/om/payments/{uid}',
-      minRole: 'manager',
-      make: async () => ({ uid: await complete(), params: { amount: 4, correction: true } }),
-    },
-    {
-      label: 'reverse complete payment',
-      op: 'PATCH /v1/om/payments/{uid}',
-      minRole: 'manager',
-      make: async () => ({ uid: await complete(), params: { status: 'reversed' } }),
-    },
-    {
-      label: 'confirm pending payment',
-      op: 'PATCH /v1/om/payments/{uid}/confirm',
-      minRole: 'cashier',
-      make: async () => ({ uid: await pending(), params: {} }),
-    },
-    {
-      label: 'delete pending payment',
-      op: 'DELETE /v1/om/payments/{uid}',
-      minRole: 'cashier',
-      make: async () => ({ uid: await pending() }),
-    },
-    {
-      label: 'admin: list organizations',
-      op: 'GET /v1/admin/organizations',
-      minRole: 'admin',
-      make: async () => ({}),
-    },
-    {
-      label: 'admin: get organization',
-      op: 'GET /v1/admin/organizations/{uid}',
-      minRole: 'admin',
-      make: async () => ({ uid: A.id }),
-    },
-    {
-      label: 'admin: update organization',
-      op: 'PATCH /v1/admin/organizations/{uid}',
-      minRole: 'admin',
-      make: async () => ({ uid: A.id, params: { name: 'Rel SAR' } }),
-    },
-    {
-      label: 'admin: create organization (all-organizations admin)',
-      op: 'POST /v1/admin/organizations',
-      minRole: 'admin',
-      make: async () => ({ params: { name: 'Made by role test', currency: 'SAR' } }),
-      controlHeaders: () => ({ 'api-key': rootKey }),
-    },
-    {
-      label: 'admin: list api keys',
-      op: 'GET /v1/admin/api-keys',
-      minRole: 'admin',
-      make: async () => ({}),
-    },
-    {
-      label: 'admin: get api key',
-      op: 'GET /v1/admin/api-keys/{uid}',
-      minRole: 'admin',
-      make: async () => ({ uid: (await A.key('viewer')).id }),
-    },
-    {
-      label: 'admin: create api key',
-      op: 'POST /v1/admin/api-keys',
-      minRole: 'admin',
-      make: async () => ({ params: { name: 'role test', role: 'viewer', organizations: [A.id] } }),
-    },
-    {
-      label: 'admin: revoke api key',
-      op: 'PATCH /v1/admin/api-keys/{uid}/revoke',
-      minRole: 'admin',
-      make: async () => ({ uid: (await A.key('viewer')).id }),
-    },
-  ];
-}
-
-// ---------------------------------------------------------------------------------------
-// Protected fields: a valid body for each route, with the key that may send it.
-
-function protectedBase(
-  op: Operation,
-  A: Org,
-  rootKey: string,
-):
-  | (() => Promise<{
-      uid?: string;
-      params: Record<string, unknown>;
-      headers: Record<string, string>;
-    }>)
-  | undefined {
-  const h = A.h('admin');
-  const root = { 'api-key': rootKey };
-  switch (op.key) {
-    case 'POST /v1/om/orders':
-      return async () => ({ params: { total: 10 }, headers: h });
-    case 'PATCH /v1/om/orders/{uid}':
-      return async () => ({ uid: await A.order(), params: { total: 90 }, headers: h });
-    case 'POST /v1/om/payment-methods':
-      return async () => ({
-        params: { locales: { ar: { name: 'نقد' }, en: { name: 'Cash' } } },
-        headers: h,
-      });
-    case 'PATCH /v1/om/payment-methods/{uid}':
-      return async () => ({ uid: await A.method(), params: { visible: true }, headers: h });
-    case 'POST /v1/om/invoices':
-      return async () => ({ params: { orderId: await A.order() }, headers: h });
-    case 'PATCH /v1/om/invoices/{uid}':
-      return async () => ({
-        uid: await A.invoice(await A.order()),
-        params: { applyExpiresAt: '2031-01-01T00:00:00.000Z' },
-        headers: h,
-      });
-    case 'PATCH /v1/om/invoices/{uid}/close':
-      return async () => ({ uid: await A.invoice(await A.order()), params: {}, headers: h });
-    case 'POST /v1/om/invoices/{uid}/send':
-      return async () => ({
-        uid: await A.closedInvoice(await A.order()),
-        params: {},
-        headers: h,
-      });
-    case 'POST /v1/om/payments':
-      return async () => ({
-        params: { orderId: await A.order(), type: 'receipt', methodId: A.keys.method, amount: 1 },
-        headers: h,
-      });
-    case 'PATCH /v1/om/payments/{uid}':
-      return async () => ({
-        uid: await A.receipt(await A.order(), 1),
-        params: { note: 'p' },
-        headers: h,
-      });
-    case 'PATCH /v1/om/payments/{uid}/confirm':
-      return async () => ({ uid: await A.receipt(await A.order(), 1), params: {}, headers: h });
-    case 'POST /v1/admin/organizations':
-      return async () => ({ params: { name: 'Protected', currency: 'SAR' }, headers: root });
-    case 'PATCH /v1/admin/organizations/{uid}':
-      return async () => ({ uid: A.id, params: { name: 'Rel SAR' }, headers: root });
-    case 'POST /v1/admin/api-keys':
-      return async () => ({
-        params: { name: 'protected', role: 'viewer', organizations: [A.id] },
-        headers: root,
-      });
-    // Writes that take no parameters: their only valid body is empty `params`.
-    case 'PATCH /v1/om/orders/{uid}/close':
-      return async () => ({ uid: (await A.settledOrder()).order, params: {}, headers: h });
-    case 'PATCH /v1/om/orders/{uid}/cancel':
-      return async () => ({ uid: await A.order(), params: {}, headers: h });
-    case 'PATCH /v1/om/orders/{uid}/reopen':
-      return async () => ({ uid: (await A.closedOrder()).order, params: {}, headers: h });
-    case 'DELETE /v1/om/payment-methods/{uid}':
-      return async () => ({ uid: await A.method(), params: {}, headers: h });
-    case 'DELETE /v1/om/invoices/{uid}':
-      return async () => ({ uid: await A.invoice(await A.order()), params: {}, headers: h });
-    case 'DELETE /v1/om/payments/{uid}':
-      return async () => ({ uid: await A.receipt(await A.order(), 1), params: {}, headers: h });
-    case 'PATCH /v1/admin/api-keys/{uid}/revoke':
-      return async () => ({ uid: (await A.key('viewer')).id, params: {}, headers: root });
-    default:
-      return undefined;
-  }
-}
 
 /** Rows anywhere that carry a value only a protected field could have put there. */
 async function storedMarkers(
@@ -1319,31 +679,31 @@ async function snapshot(
   rootKey: string,
   B: Org,
   k: Kit,
+  ops: Covered[],
 ): Promise<Record<string, string>> {
-  const h = B.h('admin');
   const out: Record<string, string> = {};
-  const get = async (url: string, headers = h) => {
-    const reply = await call(base, 'GET', url, headers);
+  const headersOf = (op: Covered) => (op.admin ? { 'api-key': rootKey } : B.h('admin'));
+  const get = async (op: Covered, url: string) => {
+    const reply = await call(base, 'GET', url, headersOf(op));
     out[url] = `${reply.status} ${JSON.stringify(scrub(reply.body, []))}`;
     return reply;
   };
-  await get('/v1/om/organization');
-  const lists = ['/v1/om/orders', '/v1/om/payments', '/v1/om/payment-methods', '/v1/om/invoices'];
-  for (const list of lists) {
-    const reply = await get(`${list}?limit=100`);
+  const gets = ops.filter((o) => o.method === 'GET');
+  const byId = gets.filter((o) => pathIds(o.path).join() === 'uid');
+  // B's lists (the platform's own lists also hold other organizations and what the run
+  // made), and each item through every route on `${list}/{uid}`.
+  for (const list of gets.filter((o) => !o.admin && pathIds(o.path).length === 0)) {
+    const query = { ...list.entry.template(k).query };
+    if (list.query.includes('limit')) query.limit = '100';
+    const reply = await get(list, urlOf(list, { query }));
     for (const item of (reply.body?.data?.items ?? []) as { id: string }[]) {
-      await get(`${list}/${item.id}`);
-      if (list === '/v1/om/orders') await get(`${list}/${item.id}/payments`);
-      if (list === '/v1/om/payments') await get(`${list}/${item.id}/history`);
+      for (const op of byId.filter((o) => o.path.startsWith(`${list.path}/{uid}`)))
+        await get(op, urlOf(op, { uid: item.id }));
     }
   }
   // Also what the kit named, in case a list lost (or never showed) an item.
-  for (const id of idsOfKind(k, B.id, 'order')) await get(`/v1/om/orders/${id}`);
-  for (const id of idsOfKind(k, B.id, 'payment')) await get(`/v1/om/payments/${id}`);
-  for (const id of idsOfKind(k, B.id, 'invoice')) await get(`/v1/om/invoices/${id}`);
-  for (const id of idsOfKind(k, B.id, 'method')) await get(`/v1/om/payment-methods/${id}`);
-  const root = { 'api-key': rootKey };
-  await get(`/v1/admin/organizations/${B.id}`, root);
-  for (const id of k.keyIds) await get(`/v1/admin/api-keys/${id}`, root);
+  for (const op of byId) {
+    for (const id of idsOfKind(k, op.entry.uid!)) await get(op, urlOf(op, { uid: id }));
+  }
   return out;
 }

@@ -1,5 +1,5 @@
 // Races, black-box (API.md §5, §6): many requests sent at once over HTTP to the real server —
-// one process, then two sharing the database — fighting for one receipt's refundable amount,
+// one process, then two sharing the database, then one of two workers (WORKERS=2) — fighting for one receipt's refundable amount,
 // one order's balance, or one payment's next state. Every limit must hold exactly (no
 // over-refund, no over-collection), every payment must move once, and nothing may be a 5xx.
 import { performance } from 'node:perf_hooks';
@@ -505,6 +505,13 @@ export const suite = {
       const both = [one.url, two.url];
       parts.refunds2 = await refundRace(both, org, counts.refunds, '2 servers refunds');
       parts.receipts2 = await receiptRace(both, org, counts.receipts, '2 servers receipts');
+
+      // (e) One instance of two workers (WORKERS=2): the processes share one port.
+      const clustered = await startServer(fx.testDatabase.url, { WORKERS: '2' });
+      servers.push(clustered);
+      const port = [clustered.url];
+      parts.refundsWorkers = await refundRace(port, org, counts.refunds, 'WORKERS=2 refunds');
+      parts.receiptsWorkers = await receiptRace(port, org, counts.receipts, 'WORKERS=2 receipts');
 
       for (const [name, part] of Object.entries(parts)) {
         figures.push(...part.figures);

@@ -26,6 +26,7 @@ import { BatchingPool, type TypeParser } from './pg-pool.ts';
 import { PostgresJsDialect } from './postgres-js-driver.ts';
 import { prepared } from './prepared.ts';
 import { withRowLock } from './row-lock.ts';
+import { takeNotes, type CommitListener } from './commit-notes.ts';
 import { together } from './together.ts';
 import { FALLBACK_AUTOCHECKPOINT_PAGES, startCheckpointer } from './sqlite-checkpointer.ts';
 import { SqliteServerDriver, type SqliteHandles, type StatementObserver } from './sqlite-driver.ts';
@@ -86,6 +87,11 @@ export interface Database {
   /** Marks a point inside a transaction that `rollbackTo` can return to. */
   savepoint(tx: Tx, name: string): Promise<void>;
   rollbackTo(tx: Tx, name: string): Promise<void>;
+  /**
+   * Calls `listener` after every transaction of this process that appended events commits,
+   * with their organizations (src/db/commit-notes.ts). Answers the function that stops it.
+   */
+  onEventsCommitted(listener: CommitListener): () => void;
   /** Throws if the database cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -272,9 +278,29 @@ function build(engine: Engine, db: Kysely<DB>): Database {
     return [rows[0] as Selectable<DB[Table]> | undefined, byName as RowsByName<A>];
   }
 
+  const commitListeners = new Set<CommitListener>();
+  const topLevel = async <T>(fn: (tx: Tx) => Promise<T>): Promise<T> => {
+    let ran: Tx | undefined;
+    const result = await db.transaction().execute((tx) => {
+      ran = tx;
+      return fn(tx);
+    });
+    // Resolved only once committed (SQLite: the group's commit, src/db/sqlite-driver.ts).
+    const orgs = ran && takeNotes(ran);
+    if (orgs !== undefined) {
+      for (const listener of commitListeners) {
+        try {
+          listener(orgs);
+        } catch {
+          // A listener's trouble is its own; the transaction committed.
+        }
+      }
+    }
+    return result;
+  };
   const view = (current: Tx | undefined): Database => {
     const transaction = <T>(fn: (tx: Tx) => Promise<T>): Promise<T> =>
-      current !== undefined ? fn(current) : db.transaction().execute(fn);
+      current !== undefined ? fn(current) : topLevel(fn);
     return {
       engine,
       db: current ?? db,
@@ -293,6 +319,10 @@ function build(engine: Engine, db: Kysely<DB>): Database {
       async lockName(tx, name) {
         if (engine === 'postgres')
           await sql`select pg_advisory_xact_lock(hashtext(${name}))`.execute(tx);
+      },
+      onEventsCommitted(listener) {
+        commitListeners.add(listener);
+        return () => void commitListeners.delete(listener);
       },
       async ping() {
         await sql`select 1`.execute(db);

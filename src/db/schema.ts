@@ -155,6 +155,49 @@ export interface EventsTable {
   actor_via: string;
   request_id: string;
   created_at: string;
+  /** Feed order (migration 0010): PostgreSQL the writing transaction's id (xid8, as text); SQLite 0. */
+  xact: Generated<string>;
+  seq: Generated<number>;
+}
+
+export interface WebhookEndpointsTable extends Audit {
+  organization_id: string;
+  id: string;
+  url: string;
+  /** JSON array of types and `prefix.*` patterns, or null for every event. */
+  events: string | null;
+  description: string | null;
+  enabled: number;
+  secret: string;
+  previous_secret: string | null;
+  previous_secret_expires_at: string | null;
+  failing_since: string | null;
+}
+
+export const DELIVERY_STATUSES = ['pending', 'succeeded', 'failed'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+export interface WebhookDeliveriesTable {
+  organization_id: string;
+  id: string;
+  endpoint_id: string;
+  event_id: string;
+  event_type: string;
+  /** JSON: the event of a `webhook.test` delivery (not in the feed); null for feed events. */
+  payload: string | null;
+  status: DeliveryStatus;
+  attempts: Generated<number>;
+  last_attempt_at: string | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  next_attempt_at: string | null;
+  created_at: string;
+}
+
+export interface WebhookFanoutTable {
+  organization_id: string;
+  xact: string;
+  seq: number;
 }
 
 /** One row: a count every change to keys, their organizations or organizations moves. */
@@ -186,6 +229,9 @@ export interface DB {
   payments: PaymentsTable;
   events: EventsTable;
   idempotency_keys: IdempotencyKeysTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_fanout: WebhookFanoutTable;
   /** SQLite only (migration 0008). */
   auth_changes: AuthChangesTable;
 }

@@ -10,6 +10,8 @@ export const OPENAPI_TAGS = [
   { name: 'payments', description: 'Receipts and refunds against orders (API.md §3.5).' },
   { name: 'payment methods', description: 'Cash, card … in Arabic and English (API.md §3.3).' },
   { name: 'invoices', description: 'Invoices of an order (API.md §3.4).' },
+  { name: 'events', description: 'The events feed (API.md §7.1).' },
+  { name: 'webhooks', description: 'Webhook endpoints and deliveries (API.md §7.2).' },
   { name: 'reports', description: "The day's takings by method and day (API.md §8)." },
   { name: 'organization', description: 'The calling organization.' },
   { name: 'administration', description: 'Organizations and api keys (admin keys).' },

@@ -8,6 +8,8 @@ import * as m0006 from './0006_idempotency_claim.ts';
 import * as m0007 from './0007_sparse_payment_indexes.ts';
 import * as m0008 from './0008_auth_change_counter.ts';
 import * as m0009 from './0009_payment_list_indexes.ts';
+import * as m0010 from './0010_event_feed_position.ts';
+import * as m0011 from './0011_webhooks.ts';
 import * as m0012 from './0012_time_zone_and_completion_index.ts';
 import * as m0013 from './0013_order_total_may_be_zero.ts';
 
@@ -22,6 +24,8 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0007_sparse_payment_indexes': m0007,
   '0008_auth_change_counter': m0008,
   '0009_payment_list_indexes': m0009,
+  '0010_event_feed_position': m0010,
+  '0011_webhooks': m0011,
   '0012_time_zone_and_completion_index': m0012,
   '0013_order_total_may_be_zero': m0013,
 };

@@ -1,0 +1,292 @@
+// SQL of webhook endpoints, deliveries and the fan-out cursor; organization id first.
+import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
+import { newestFirst, type PageCursor } from '../db/pagination.ts';
+import { withRowLock } from '../db/row-lock.ts';
+import type {
+  DB,
+  DeliveryStatus,
+  WebhookDeliveriesTable,
+  WebhookEndpointsTable,
+} from '../db/schema.ts';
+import type { FeedPosition } from '../events/events.repository.ts';
+
+export type EndpointRow = Selectable<WebhookEndpointsTable>;
+export type DeliveryRow = Selectable<WebhookDeliveriesTable>;
+
+export async function insertEndpoint(db: Kysely<DB>, row: Insertable<WebhookEndpointsTable>) {
+  await db.insertInto('webhook_endpoints').values(row).execute();
+}
+
+export function findEndpoint(
+  db: Kysely<DB>,
+  organizationId: string,
+  id: string,
+): Promise<EndpointRow | undefined> {
+  return db
+    .selectFrom('webhook_endpoints')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where('id', '=', id)
+    .executeTakeFirst();
+}
+
+/** The endpoint, locked until the transaction ends (PostgreSQL; SQLite holds its write lock). */
+export function lockEndpoint(
+  db: Kysely<DB>,
+  organizationId: string,
+  id: string,
+): Promise<EndpointRow | undefined> {
+  return withRowLock(
+    db,
+    db
+      .selectFrom('webhook_endpoints')
+      .selectAll()
+      .where('organization_id', '=', organizationId)
+      .where('id', '=', id),
+    'update',
+  ).executeTakeFirst();
+}
+
+export function listEndpoints(
+  db: Kysely<DB>,
+  organizationId: string,
+  page: { limit: number; cursor: PageCursor | undefined },
+): Promise<EndpointRow[]> {
+  return newestFirst(
+    db.selectFrom('webhook_endpoints').selectAll().where('organization_id', '=', organizationId),
+    page,
+  ).execute();
+}
+
+export function enabledEndpoints(db: Kysely<DB>, organizationId: string): Promise<EndpointRow[]> {
+  return db
+    .selectFrom('webhook_endpoints')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where('enabled', '=', 1)
+    .execute();
+}
+
+export async function updateEndpoint(
+  db: Kysely<DB>,
+  organizationId: string,
+  id: string,
+  patch: Updateable<WebhookEndpointsTable>,
+): Promise<void> {
+  await db
+    .updateTable('webhook_endpoints')
+    .set(patch)
+    .where('organization_id', '=', organizationId)
+    .where('id', '=', id)
+    .execute();
+}
+
+export async function deleteEndpoint(db: Kysely<DB>, organizationId: string, id: string) {
+  await db
+    .deleteFrom('webhook_deliveries')
+    .where('organization_id', '=', organizationId)
+    .where('endpoint_id', '=', id)
+    .execute();
+  await db
+    .deleteFrom('webhook_endpoints')
+    .where('organization_id', '=', organizationId)
+    .where('id', '=', id)
+    .execute();
+}
+
+// ---- Deliveries ----------------------------------------------------------------------------
+
+export async function insertDeliveries(
+  db: Kysely<DB>,
+  rows: Insertable<WebhookDeliveriesTable>[],
+): Promise<void> {
+  // A statement's parameters are bounded (SQLite: 32766); 12 columns × 500 rows stays well under.
+  for (let i = 0; i < rows.length; i += 500) {
+    await db
+      .insertInto('webhook_deliveries')
+      .values(rows.slice(i, i + 500))
+      .execute();
+  }
+}
+
+export function listDeliveries(
+  db: Kysely<DB>,
+  organizationId: string,
+  endpointId: string,
+  status: DeliveryStatus | undefined,
+  page: { limit: number; cursor: PageCursor | undefined },
+): Promise<DeliveryRow[]> {
+  let q = db
+    .selectFrom('webhook_deliveries')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where('endpoint_id', '=', endpointId);
+  if (status !== undefined) q = q.where('status', '=', status);
+  return newestFirst(q, page).execute();
+}
+
+/** Schedules an attempt of one delivery of one endpoint now; answers whether it exists. */
+export async function retryDelivery(
+  db: Kysely<DB>,
+  organizationId: string,
+  endpointId: string,
+  id: string,
+  now: string,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('webhook_deliveries')
+    .set({ status: 'pending', next_attempt_at: now })
+    .where('organization_id', '=', organizationId)
+    .where('endpoint_id', '=', endpointId)
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** Whether any delivery to an enabled endpoint is due at `now` (a read: no write lock). */
+export async function anyDue(db: Kysely<DB>, now: string): Promise<boolean> {
+  const row = await dueQuery(db, now).select('d.id').limit(1).executeTakeFirst();
+  return row !== undefined;
+}
+
+const dueQuery = (db: Kysely<DB>, now: string) =>
+  db
+    .selectFrom('webhook_deliveries as d')
+    .where('d.status', '=', 'pending')
+    .where('d.next_attempt_at', '<=', now)
+    .where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('webhook_endpoints as e')
+          .select('e.id')
+          .whereRef('e.organization_id', '=', 'd.organization_id')
+          .whereRef('e.id', '=', 'd.endpoint_id')
+          .where('e.enabled', '=', 1),
+      ),
+    );
+
+/**
+ * Claims up to `limit` due deliveries until `leaseUntil`: their `next_attempt_at` becomes the
+ * claim's end, so no other worker takes them meanwhile (on PostgreSQL the rows another
+ * worker is claiming right now are skipped, not waited for) and a killed worker's claims
+ * come due again when it ends.
+ */
+export async function claimDue(
+  db: Kysely<DB>,
+  now: string,
+  leaseUntil: string,
+  limit: number,
+): Promise<DeliveryRow[]> {
+  return db
+    .updateTable('webhook_deliveries')
+    .set({ next_attempt_at: leaseUntil })
+    .where((eb) =>
+      eb(
+        eb.refTuple('organization_id', 'id'),
+        'in',
+        withRowLock(
+          db,
+          dueQuery(db, now)
+            .select(['d.organization_id', 'd.id'])
+            .orderBy('d.next_attempt_at')
+            .limit(limit),
+          'update',
+          { skipLocked: true },
+        ).$asTuple('organization_id', 'id'),
+      ),
+    )
+    .returningAll()
+    .execute();
+}
+
+/** Records an attempt's outcome, if the claim `claimedUntil` is still this worker's. */
+export async function recordAttempt(
+  db: Kysely<DB>,
+  delivery: DeliveryRow,
+  outcome: {
+    status: DeliveryStatus;
+    at: string;
+    statusCode: number | null;
+    error: string | null;
+    nextAttemptAt: string | null;
+  },
+): Promise<boolean> {
+  const result = await db
+    .updateTable('webhook_deliveries')
+    .set((eb) => ({
+      status: outcome.status,
+      attempts: eb('attempts', '+', 1),
+      last_attempt_at: outcome.at,
+      last_status_code: outcome.statusCode,
+      last_error: outcome.error,
+      next_attempt_at: outcome.nextAttemptAt,
+    }))
+    .where('organization_id', '=', delivery.organization_id)
+    .where('id', '=', delivery.id)
+    .where('status', '=', 'pending')
+    .where('next_attempt_at', '=', delivery.next_attempt_at)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** Gives a claim back (the service is closing mid-attempt): due again at once. */
+export async function releaseClaim(db: Kysely<DB>, delivery: DeliveryRow, now: string) {
+  await db
+    .updateTable('webhook_deliveries')
+    .set({ next_attempt_at: now })
+    .where('organization_id', '=', delivery.organization_id)
+    .where('id', '=', delivery.id)
+    .where('status', '=', 'pending')
+    .where('next_attempt_at', '=', delivery.next_attempt_at)
+    .execute();
+}
+
+// ---- Fan-out cursor ------------------------------------------------------------------------
+
+/** Starts following an organization's feed at `from`, unless it is followed already. */
+export async function followFeed(db: Kysely<DB>, organizationId: string, from: FeedPosition) {
+  await db
+    .insertInto('webhook_fanout')
+    .values({ organization_id: organizationId, xact: from.xact, seq: from.seq })
+    .onConflict((oc) => oc.column('organization_id').doNothing())
+    .execute();
+}
+
+/** Where fan-out stands in an organization's feed, or undefined when it is not followed. */
+export async function followedFeed(
+  db: Kysely<DB>,
+  organizationId: string,
+): Promise<FeedPosition | undefined> {
+  const row = await db
+    .selectFrom('webhook_fanout')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .executeTakeFirst();
+  return row && { xact: String(row.xact), seq: Number(row.seq) };
+}
+
+export function followedFeeds(db: Kysely<DB>) {
+  return db.selectFrom('webhook_fanout').selectAll().execute();
+}
+
+/** The organization's fan-out position, locked; undefined when another worker holds it. */
+export async function lockFanout(
+  db: Kysely<DB>,
+  organizationId: string,
+): Promise<FeedPosition | undefined> {
+  const row = await withRowLock(
+    db,
+    db.selectFrom('webhook_fanout').selectAll().where('organization_id', '=', organizationId),
+    'update',
+    { skipLocked: true },
+  ).executeTakeFirst();
+  return row && { xact: String(row.xact), seq: Number(row.seq) };
+}
+
+export async function moveFanout(db: Kysely<DB>, organizationId: string, to: FeedPosition) {
+  await db
+    .updateTable('webhook_fanout')
+    .set({ xact: to.xact, seq: to.seq })
+    .where('organization_id', '=', organizationId)
+    .execute();
+}

@@ -1,0 +1,375 @@
+// The delivery worker (API.md §7.3), one per service process unless WEBHOOK_WORKER=0.
+//
+// Fan-out: for each organization with endpoints (webhook_fanout), the worker reads the feed
+// after its position — the same reader as GET /events, so only committed events no running
+// transaction can precede — and, in one transaction, inserts a delivery per matching enabled
+// endpoint and moves the position. Nothing is sent before its event committed; a kill at any
+// moment loses nothing (the position moves with the deliveries). On PostgreSQL the position
+// row is locked with SKIP LOCKED: one instance fans an organization out at a time.
+//
+// Attempts: due deliveries are claimed with a lease (webhooks.repository.ts claimDue), posted
+// outside any transaction, and each outcome recorded in its own short transaction. Several
+// instances share the work without making the same attempt twice; a killed worker's claims
+// come due again when their lease ends.
+//
+// It wakes on every commit of events (this process's, and other instances' by NOTIFY:
+// src/events/event-signal.ts) and at least every POLL_MS for retries that came due.
+import type { FastifyBaseLogger } from 'fastify';
+import type { WebhookConfig } from '../config.ts';
+import type { Database, Tx } from '../db/engine.ts';
+import type { EventSignal } from '../events/event-signal.ts';
+import {
+  appendEvent,
+  eventsByIds,
+  readFeed,
+  type EventRecord,
+  type FeedPosition,
+} from '../events/events.repository.ts';
+import { nowIso } from '../shared/ids.ts';
+import { Agents, attempt } from './webhooks.delivery.ts';
+import * as repo from './webhooks.repository.ts';
+import {
+  DISABLE_AFTER_FAILING_MS,
+  matchesEvent,
+  nextAttemptAt,
+  signingSecrets,
+} from './webhooks.rules.ts';
+import { deliveryRow, toEndpoint } from './webhooks.service.ts';
+
+const POLL_MS = 1000;
+const FANOUT_BATCH = 200;
+/** Attempts in flight at once, per process. */
+const CONCURRENCY = 32;
+/** A claim outlives the 10 s attempt and the recording of its outcome. */
+const LEASE_MS = 30_000;
+
+/** Who the worker's own events (webhook-endpoint.disabled) are by. */
+const WORKER = { principal: 'system', via: 'webhook-worker', requestId: 'webhook-worker' };
+
+/** An outcome waiting for its batch's transaction. */
+interface PendingRecord {
+  run: (tx: Tx) => Promise<void>;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+export interface DeliveryWorker {
+  /** Runs a round now (tests; the worker wakes by itself otherwise). */
+  wake(): void;
+  close(): Promise<void>;
+}
+
+export function startDeliveryWorker(
+  database: Database,
+  signal: EventSignal,
+  config: WebhookConfig,
+  log: FastifyBaseLogger,
+): DeliveryWorker {
+  const closing = new AbortController();
+  const agents = new Agents();
+  const inFlight = new Map<string, { delivery: repo.DeliveryRow; done: Promise<void> }>();
+  /** Organizations heard of since the last round (all followed ones are swept each poll). */
+  const hinted = new Set<string>();
+  let sweep = true;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  const wake = () => {
+    if (closing.signal.aborted) return;
+    if (running !== undefined) {
+      again = true;
+      return;
+    }
+    running = round()
+      .catch((error: unknown) => log.warn({ err: error }, 'webhook worker round failed'))
+      .finally(() => {
+        running = undefined;
+        if (again) {
+          again = false;
+          setImmediate(wake);
+        }
+      });
+  };
+  const stopHearing = signal.onAny((org) => {
+    hinted.add(org);
+    wake();
+  });
+  const tick = () => {
+    sweep = true;
+    wake();
+    timer = setTimeout(tick, POLL_MS);
+    timer.unref();
+  };
+  timer = setTimeout(tick, 0);
+  timer.unref();
+
+  /**
+   * Organizations whose feed is followed (they have or had endpoints), as of the last sweep;
+   * and those known not to be. A commit's notice for an organization of neither kind costs
+   * one read; for an unfollowed one, nothing until the next sweep.
+   */
+  let followed = new Map<string, FeedPosition>();
+  let unfollowed = new Set<string>();
+
+  async function round(): Promise<void> {
+    if (sweep) {
+      sweep = false;
+      hinted.clear();
+      const rows = await repo.followedFeeds(database.db);
+      followed = new Map(
+        rows.map((r) => [r.organization_id, { xact: String(r.xact), seq: Number(r.seq) }]),
+      );
+      unfollowed = new Set();
+      for (const [org, at] of followed) await fanOut(org, at);
+    } else {
+      const orgs = [...hinted].filter((org) => !unfollowed.has(org));
+      hinted.clear();
+      for (const org of orgs) {
+        let at = followed.get(org);
+        if (at === undefined) {
+          at = await repo.followedFeed(database.db, org);
+          if (at === undefined) {
+            unfollowed.add(org);
+            continue;
+          }
+          followed.set(org, at);
+        }
+        await fanOut(org, at);
+      }
+    }
+    await claimAndSend();
+  }
+
+  /**
+   * Deliveries for the organization's new events, a batch per transaction. `seen` is where
+   * fan-out stood when last read: a read first finds whether anything is new, so an idle
+   * organization costs no write transaction.
+   */
+  async function fanOut(organizationId: string, seen: FeedPosition): Promise<void> {
+    if (closing.signal.aborted) return;
+    if ((await readFeed(database.db, organizationId, seen, 1)).length === 0) return;
+    for (;;) {
+      const moved = await database.transaction(async (tx) => {
+        const at = await repo.lockFanout(tx, organizationId);
+        if (at === undefined) return undefined;
+        const rows = await readFeed(tx, organizationId, at, FANOUT_BATCH);
+        if (rows.length === 0) return undefined;
+        const endpoints = (await repo.enabledEndpoints(tx, organizationId)).map(toEndpoint);
+        const now = nowIso();
+        const deliveries = rows.flatMap(({ event }) =>
+          endpoints
+            .filter((e) => matchesEvent(e.events, event.type))
+            .map((e) => deliveryRow(organizationId, e.id, event, now)),
+        );
+        await repo.insertDeliveries(tx, deliveries);
+        const last: FeedPosition = rows[rows.length - 1]!.position;
+        await repo.moveFanout(tx, organizationId, last);
+        return { count: rows.length, last };
+      });
+      if (moved === undefined) return;
+      // Committed: the next pre-check starts here.
+      if (followed.has(organizationId)) followed.set(organizationId, moved.last);
+      if (moved.count < FANOUT_BATCH || closing.signal.aborted) return;
+    }
+  }
+
+  async function claimAndSend(): Promise<void> {
+    // Refilled by halves: one claim per many attempts, not one per attempt that ends.
+    if (inFlight.size > CONCURRENCY / 2 || closing.signal.aborted) return;
+    const free = CONCURRENCY - inFlight.size;
+    const now = nowIso();
+    // A read first: an idle worker takes no write lock (SQLite) and writes nothing.
+    if (!(await repo.anyDue(database.db, now))) return;
+    const leaseUntil = new Date(Date.now() + LEASE_MS).toISOString();
+    const claimed = await database.transaction((tx) => repo.claimDue(tx, now, leaseUntil, free));
+    // Each endpoint read once per claim, not once per attempt; the claim's events at once.
+    const endpoints = new Map<string, Promise<repo.EndpointRow | undefined>>();
+    const eventsOfOrg = new Map<string, Promise<Map<string, EventRecord>>>();
+    for (const org of new Set(claimed.map((d) => d.organization_id))) {
+      const ids = claimed
+        .filter((d) => d.organization_id === org && d.payload === null)
+        .map((d) => d.event_id);
+      eventsOfOrg.set(
+        org,
+        eventsByIds(database.db, org, ids).then((events) => new Map(events.map((e) => [e.id, e]))),
+      );
+    }
+    for (const delivery of claimed) {
+      const key = `${delivery.organization_id}/${delivery.endpoint_id}`;
+      let endpoint = endpoints.get(key);
+      if (endpoint === undefined) {
+        endpoint = repo.findEndpoint(database.db, delivery.organization_id, delivery.endpoint_id);
+        endpoints.set(key, endpoint);
+      }
+      const events = eventsOfOrg.get(delivery.organization_id)!;
+      const done = Promise.all([endpoint, events])
+        .then(([e, byId]) =>
+          send(
+            delivery,
+            e,
+            delivery.payload === null
+              ? byId.get(delivery.event_id)
+              : (JSON.parse(delivery.payload) as EventRecord),
+          ),
+        )
+        .catch((error: unknown) => log.warn({ err: error }, 'webhook attempt not recorded'))
+        .finally(() => {
+          inFlight.delete(delivery.id);
+          // A slot is free: more may be due.
+          wake();
+        });
+      inFlight.set(delivery.id, { delivery, done });
+    }
+  }
+
+  async function send(
+    delivery: repo.DeliveryRow,
+    endpoint: repo.EndpointRow | undefined,
+    event: EventRecord | undefined,
+  ): Promise<void> {
+    if (endpoint === undefined) return; // deleted meanwhile: its deliveries went with it
+    if (event === undefined) {
+      // Purged (EVENT_RETENTION_DAYS) before it could be delivered: nothing left to send.
+      await record((tx) =>
+        repo
+          .recordAttempt(tx, delivery, {
+            status: 'failed',
+            at: nowIso(),
+            statusCode: null,
+            error: 'the event is no longer kept (EVENT_RETENTION_DAYS)',
+            nextAttemptAt: null,
+          })
+          .then(() => undefined),
+      );
+      return;
+    }
+    const body = JSON.stringify({ type: event.type, timestamp: event.createdAt, data: event });
+    const outcome = await attempt(
+      {
+        url: endpoint.url,
+        secrets: signingSecrets(
+          {
+            secret: endpoint.secret,
+            previousSecret: endpoint.previous_secret,
+            previousExpiresAt: endpoint.previous_secret_expires_at,
+          },
+          Date.now(),
+        ),
+        messageId: delivery.event_id,
+        body,
+        allowPrivate: config.allowPrivate,
+        signal: closing.signal,
+      },
+      agents,
+    );
+    if (closing.signal.aborted) {
+      // Cut short by the service closing: not an attempt the receiver answered. Given back,
+      // it is due again at once for whoever runs next.
+      await database.transaction((tx) => repo.releaseClaim(tx, delivery, nowIso()));
+      return;
+    }
+    const at = nowIso();
+    const attempts = Number(delivery.attempts) + 1;
+    const next = outcome.ok
+      ? null
+      : nextAttemptAt(attempts, config.retryScheduleSeconds, Date.now(), Math.random());
+    await record(async (tx) => {
+      const recorded = await repo.recordAttempt(tx, delivery, {
+        status: outcome.ok ? 'succeeded' : next === null ? 'failed' : 'pending',
+        at,
+        statusCode: outcome.statusCode,
+        error: outcome.error,
+        nextAttemptAt: next,
+      });
+      if (!recorded) return;
+      await noteHealth(tx, endpoint, outcome.ok, at);
+    });
+  }
+
+  let batch: PendingRecord[] | undefined;
+
+  /**
+   * Records an outcome: with the others that ended in the same turn of the event loop, in
+   * one short transaction of their own (never one an HTTP request waits in). Resolves once
+   * committed.
+   */
+  function record(run: (tx: Tx) => Promise<void>): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (batch === undefined) {
+        const entries: PendingRecord[] = [];
+        batch = entries;
+        setImmediate(() => {
+          batch = undefined;
+          database
+            .transaction(async (tx) => {
+              for (const entry of entries) await entry.run(tx);
+            })
+            .then(
+              () => entries.forEach((e) => e.resolve()),
+              (error: unknown) => entries.forEach((e) => e.reject(error)),
+            );
+        });
+      }
+      batch.push({ run, resolve, reject });
+    });
+  }
+
+  /** Success clears the endpoint's failing streak; 5 days of failure disables it. */
+  async function noteHealth(
+    tx: Tx,
+    endpoint: repo.EndpointRow,
+    ok: boolean,
+    at: string,
+  ): Promise<void> {
+    const org = endpoint.organization_id;
+    if (ok) {
+      if (endpoint.failing_since !== null)
+        await repo.updateEndpoint(tx, org, endpoint.id, { failing_since: null });
+      return;
+    }
+    const current = await repo.lockEndpoint(tx, org, endpoint.id);
+    if (current === undefined) return;
+    const since = current.failing_since ?? at;
+    if (current.failing_since === null)
+      await repo.updateEndpoint(tx, org, endpoint.id, { failing_since: since });
+    if (current.enabled === 1 && Date.parse(at) - Date.parse(since) >= DISABLE_AFTER_FAILING_MS) {
+      const patch = {
+        enabled: 0,
+        failing_since: since,
+        updated_at: at,
+        updated_by: WORKER.principal,
+        updated_via: WORKER.via,
+      };
+      await repo.updateEndpoint(tx, org, endpoint.id, patch);
+      await appendEvent(
+        tx,
+        { ...WORKER, organization: { id: org } },
+        {
+          type: 'webhook-endpoint.disabled',
+          entityType: 'webhook-endpoint',
+          entityId: endpoint.id,
+          data: toEndpoint({ ...current, ...patch }),
+          changes: { enabled: { before: true, after: false } },
+          at,
+        },
+      );
+      log.warn(
+        { endpointId: endpoint.id, organizationId: org },
+        'webhook endpoint disabled after 5 days of failures',
+      );
+    }
+  }
+
+  return {
+    wake,
+    async close() {
+      closing.abort();
+      stopHearing();
+      clearTimeout(timer);
+      await running;
+      await Promise.all([...inFlight.values()].map((f) => f.done));
+      await agents.close();
+    },
+  };
+}

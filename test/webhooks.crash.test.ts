@@ -1,0 +1,120 @@
+// API.md §7.3 "at least once, never early", against the real server process: a burst of
+// writes, kill -9 of the service in the middle of it, a restart — every event in the feed is
+// delivered, and no delivery arrives for an event that is not committed.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApiKey } from '../src/api-keys/api-keys.service.ts';
+import { createDatabase } from '../src/db/engine.ts';
+import { migrateToLatest } from '../src/db/migrate.ts';
+import { createOrganization } from '../src/organizations/organizations.service.ts';
+import { cliCaller } from '../src/shared/context.ts';
+import { startServe, stopAllServed } from './support/cli.ts';
+import { createTestDatabase } from './support/database.ts';
+
+void describe('webhooks across kill -9', () => {
+  after(() => stopAllServed());
+
+  void test('every event is delivered after a kill -9 and restart, none before its commit', async (t) => {
+    const testDatabase = await createTestDatabase();
+    const database = createDatabase(testDatabase.config);
+    const received = new Set<string>();
+    const early: string[] = [];
+    const receiver = http.createServer((req, res) => {
+      const id = String(req.headers['webhook-id']);
+      req.resume();
+      req.on('end', () => {
+        // Is the event committed (visible to another connection) when it arrives?
+        void database.db
+          .selectFrom('events')
+          .select('id')
+          .where('id', '=', id)
+          .executeTakeFirst()
+          .then((row) => {
+            if (row === undefined && !id.startsWith('test')) early.push(id);
+            received.add(id);
+            res.end('ok');
+          });
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const port = (receiver.address() as AddressInfo).port;
+    try {
+      await migrateToLatest(database);
+      const cli = cliCaller('test');
+      const org = await createOrganization(database, cli, { name: 'Crash', currency: 'SAR' });
+      const key = await createApiKey(database, cli, {
+        name: 'admin',
+        role: 'admin',
+        organizations: [org.id],
+      });
+      const env = {
+        OM_BOOTSTRAP: '0',
+        WEBHOOK_ALLOW_HTTP: '1',
+        WEBHOOK_ALLOW_PRIVATE: '1',
+        WEBHOOK_RETRY_SCHEDULE: '1,1,1,1,1,1,1,1',
+      };
+      let served = await startServe(testDatabase, env);
+      const call = (method: string, path: string, params?: object) =>
+        fetch(`${served.url}/v1/om${path}`, {
+          method,
+          headers: {
+            'api-key': key.secret,
+            'organization-id': org.id,
+            ...(params && { 'content-type': 'application/json' }),
+          },
+          ...(params && { body: JSON.stringify({ params }) }),
+          signal: AbortSignal.timeout(10_000),
+        });
+      const created = await call('POST', '/webhook-endpoints', {
+        url: `http://127.0.0.1:${port}/hook`,
+      });
+      assert.equal(created.status, 200);
+
+      // A burst, killed in the middle: once 40 writes were answered (or after 5 s).
+      let answeredSoFar = 0;
+      const burst = Array.from({ length: 150 }, (_, i) =>
+        call('POST', '/orders', { total: 1 + i }).then(
+          (r) => (answeredSoFar++, r.status),
+          () => 0,
+        ),
+      );
+      const killBy = Date.now() + 5000;
+      while (answeredSoFar < 40 && Date.now() < killBy) await new Promise((r) => setTimeout(r, 5));
+      served.child.kill('SIGKILL');
+      const statuses = await Promise.all(burst);
+      const answered = statuses.filter((s) => s === 200).length;
+      await served.stop();
+      t.diagnostic(`${answered} of ${statuses.length} writes answered before the kill`);
+      assert.ok(answered < statuses.length, 'the kill came in the middle of the burst');
+
+      served = await startServe(testDatabase, env);
+      // Every event the feed holds — all that committed — must arrive.
+      const inFeed: string[] = [];
+      let next = '';
+      for (;;) {
+        const r = await call('GET', `/events?limit=100${next ? `&after=${next}` : ''}`);
+        const page = ((await r.json()) as { data: { items: { id: string }[]; next: string } }).data;
+        inFeed.push(...page.items.map((e) => e.id));
+        next = page.next;
+        if (page.items.length === 0) break;
+      }
+      assert.ok(inFeed.length >= answered + 1, `${inFeed.length} events, ${answered} answered`);
+      const deadline = Date.now() + 60_000;
+      while (inFeed.some((id) => !received.has(id)) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const missing = inFeed.filter((id) => !received.has(id));
+      t.diagnostic(`${inFeed.length} events in the feed, ${received.size} delivered`);
+      assert.deepEqual(missing, [], `${missing.length} of ${inFeed.length} never delivered`);
+      assert.deepEqual(early, [], 'delivered before its event committed');
+      assert.ok([...received].every((id) => inFeed.includes(id)));
+      await served.stop();
+    } finally {
+      await new Promise((resolve) => receiver.close(resolve));
+      await database.close();
+      await testDatabase.drop();
+    }
+  });
+});
