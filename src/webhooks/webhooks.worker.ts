@@ -7,8 +7,13 @@
 // moment loses nothing (the position moves with the deliveries). On PostgreSQL the position
 // row is locked with SKIP LOCKED: one instance fans an organization out at a time.
 //
-// Attempts: due deliveries are claimed with a lease (webhooks.repository.ts claimDue), posted
-// outside any transaction, and each outcome recorded in its own short transaction. Several
+// Attempts: a delivery is posted only while this worker holds a claim on it, a lease written
+// to the database before the attempt (`next_attempt_at` = the lease's end). Fan-out writes the
+// deliveries it has free slots for already claimed, in the transaction that creates them, and
+// posts them once that commits: a new event costs no claim statement and no re-read of its
+// event or endpoint. Whatever fan-out left unclaimed, and retries that came due, are claimed
+// (webhooks.repository.ts claimDue) as slots free up. Outcomes that end in one turn of the
+// event loop are recorded together, one statement in one short transaction. Several
 // instances share the work without making the same attempt twice; a killed worker's claims
 // come due again when their lease ends.
 //
@@ -40,6 +45,12 @@ const POLL_MS = 1000;
 const FANOUT_BATCH = 200;
 /** Attempts in flight at once, per process. */
 const CONCURRENCY = 32;
+/**
+ * Claims held at once: attempts in flight and outcomes waiting for their record. A slot is
+ * free again once the receiver answered, not once its outcome committed (which waits for a
+ * shared commit), but outcomes cannot pile up without bound behind a slow database.
+ */
+const MAX_HELD = 2 * CONCURRENCY;
 /** A claim outlives the 10 s attempt and the recording of its outcome. */
 const LEASE_MS = 30_000;
 
@@ -48,7 +59,10 @@ const WORKER = { principal: 'system', via: 'webhook-worker', requestId: 'webhook
 
 /** An outcome waiting for its batch's transaction. */
 interface PendingRecord {
-  run: (tx: Tx) => Promise<void>;
+  delivery: repo.DeliveryRow;
+  outcome: repo.AttemptRecord;
+  /** The endpoint whose health the outcome counts for (none: no attempt was made). */
+  endpoint: repo.EndpointRow | undefined;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -67,7 +81,12 @@ export function startDeliveryWorker(
 ): DeliveryWorker {
   const closing = new AbortController();
   const agents = new Agents();
+  /** Claims being worked on, until their outcome is recorded (or the claim given back). */
   const inFlight = new Map<string, { delivery: repo.DeliveryRow; done: Promise<void> }>();
+  /** Of those, attempts waiting for the receiver. */
+  let attempting = 0;
+  /** How many more claims may be taken now. */
+  const free = () => Math.max(0, Math.min(CONCURRENCY - attempting, MAX_HELD - inFlight.size));
   /** Organizations heard of since the last round (all followed ones are swept each poll). */
   const hinted = new Set<string>();
   let sweep = true;
@@ -144,7 +163,9 @@ export function startDeliveryWorker(
   /**
    * Deliveries for the organization's new events, a batch per transaction. `seen` is where
    * fan-out stood when last read: a read first finds whether anything is new, so an idle
-   * organization costs no write transaction.
+   * organization costs no write transaction. As many as there are free slots are written
+   * claimed and posted once the transaction commits (never before: nothing is sent for an
+   * event whose delivery a crash could still undo); the rest wait, due now, for claimAndSend.
    */
   async function fanOut(organizationId: string, seen: FeedPosition): Promise<void> {
     if (closing.signal.aborted) return;
@@ -155,34 +176,52 @@ export function startDeliveryWorker(
         if (at === undefined) return undefined;
         const rows = await readFeed(tx, organizationId, at, FANOUT_BATCH);
         if (rows.length === 0) return undefined;
-        const endpoints = (await repo.enabledEndpoints(tx, organizationId)).map(toEndpoint);
+        const endpoints = (await repo.enabledEndpoints(tx, organizationId)).map((row) => ({
+          row,
+          events: toEndpoint(row).events,
+        }));
         const now = nowIso();
+        const leaseUntil = new Date(Date.now() + LEASE_MS).toISOString();
+        let slots = closing.signal.aborted ? 0 : free();
+        const claimed: {
+          delivery: repo.DeliveryRow;
+          endpoint: repo.EndpointRow;
+          event: EventRecord;
+        }[] = [];
         const deliveries = rows.flatMap(({ event }) =>
           endpoints
             .filter((e) => matchesEvent(e.events, event.type))
-            .map((e) => deliveryRow(organizationId, e.id, event, now)),
+            .map((e) => {
+              const row = deliveryRow(organizationId, e.row.id, event, now);
+              if (slots === 0) return row;
+              slots--;
+              const inserted = { ...row, next_attempt_at: leaseUntil };
+              claimed.push({ delivery: { ...inserted, attempts: 0 }, endpoint: e.row, event });
+              return inserted;
+            }),
         );
         await repo.insertDeliveries(tx, deliveries);
         const last: FeedPosition = rows[rows.length - 1]!.position;
         await repo.moveFanout(tx, organizationId, last);
-        return { count: rows.length, last };
+        return { count: rows.length, last, claimed };
       });
       if (moved === undefined) return;
-      // Committed: the next pre-check starts here.
+      // Committed: the claimed ones go now; the next pre-check starts here.
+      for (const c of moved.claimed) start(c.delivery, Promise.resolve(c.endpoint), c.event);
       if (followed.has(organizationId)) followed.set(organizationId, moved.last);
       if (moved.count < FANOUT_BATCH || closing.signal.aborted) return;
     }
   }
 
   async function claimAndSend(): Promise<void> {
-    // Refilled by halves: one claim per many attempts, not one per attempt that ends.
-    if (inFlight.size > CONCURRENCY / 2 || closing.signal.aborted) return;
-    const free = CONCURRENCY - inFlight.size;
+    // Rounds run one at a time, so a claim takes every slot that freed while the last ran.
+    const slots = free();
+    if (slots === 0 || closing.signal.aborted) return;
     const now = nowIso();
     // A read first: an idle worker takes no write lock (SQLite) and writes nothing.
     if (!(await repo.anyDue(database.db, now))) return;
     const leaseUntil = new Date(Date.now() + LEASE_MS).toISOString();
-    const claimed = await database.transaction((tx) => repo.claimDue(tx, now, leaseUntil, free));
+    const claimed = await database.transaction((tx) => repo.claimDue(tx, now, leaseUntil, slots));
     // Each endpoint read once per claim, not once per attempt; the claim's events at once.
     const endpoints = new Map<string, Promise<repo.EndpointRow | undefined>>();
     const eventsOfOrg = new Map<string, Promise<Map<string, EventRecord>>>();
@@ -202,46 +241,57 @@ export function startDeliveryWorker(
         endpoint = repo.findEndpoint(database.db, delivery.organization_id, delivery.endpoint_id);
         endpoints.set(key, endpoint);
       }
-      const events = eventsOfOrg.get(delivery.organization_id)!;
-      const done = Promise.all([endpoint, events])
-        .then(([e, byId]) =>
-          send(
-            delivery,
-            e,
-            delivery.payload === null
-              ? byId.get(delivery.event_id)
-              : (JSON.parse(delivery.payload) as EventRecord),
-          ),
-        )
-        .catch((error: unknown) => log.warn({ err: error }, 'webhook attempt not recorded'))
-        .finally(() => {
-          inFlight.delete(delivery.id);
-          // A slot is free: more may be due.
-          wake();
-        });
-      inFlight.set(delivery.id, { delivery, done });
+      const event =
+        delivery.payload === null
+          ? eventsOfOrg.get(delivery.organization_id)!.then((byId) => byId.get(delivery.event_id))
+          : (JSON.parse(delivery.payload) as EventRecord);
+      start(delivery, endpoint, event);
     }
+  }
+
+  /** Works on a claimed delivery: its attempt, then its outcome's record. */
+  function start(
+    delivery: repo.DeliveryRow,
+    endpoint: Promise<repo.EndpointRow | undefined>,
+    event: EventRecord | undefined | Promise<EventRecord | undefined>,
+  ): void {
+    attempting++;
+    let attempted = false;
+    const attemptDone = () => {
+      if (attempted) return;
+      attempted = true;
+      attempting--;
+      // A slot is free: more may be due.
+      wake();
+    };
+    const done = Promise.all([endpoint, event])
+      .then(([e, ev]) => send(delivery, e, ev, attemptDone))
+      .catch((error: unknown) => log.warn({ err: error }, 'webhook attempt not recorded'))
+      .finally(() => {
+        attemptDone();
+        inFlight.delete(delivery.id);
+        if (inFlight.size === MAX_HELD - 1) wake();
+      });
+    inFlight.set(delivery.id, { delivery, done });
   }
 
   async function send(
     delivery: repo.DeliveryRow,
     endpoint: repo.EndpointRow | undefined,
     event: EventRecord | undefined,
+    attemptDone: () => void,
   ): Promise<void> {
     if (endpoint === undefined) return; // deleted meanwhile: its deliveries went with it
     if (event === undefined) {
       // Purged (EVENT_RETENTION_DAYS) before it could be delivered: nothing left to send.
-      await record((tx) =>
-        repo
-          .recordAttempt(tx, delivery, {
-            status: 'failed',
-            at: nowIso(),
-            statusCode: null,
-            error: 'the event is no longer kept (EVENT_RETENTION_DAYS)',
-            nextAttemptAt: null,
-          })
-          .then(() => undefined),
-      );
+      attemptDone();
+      await record(delivery, undefined, {
+        status: 'failed',
+        at: nowIso(),
+        statusCode: null,
+        error: 'the event is no longer kept (EVENT_RETENTION_DAYS)',
+        nextAttemptAt: null,
+      });
       return;
     }
     const body = JSON.stringify({ type: event.type, timestamp: event.createdAt, data: event });
@@ -263,27 +313,23 @@ export function startDeliveryWorker(
       },
       agents,
     );
+    attemptDone();
     if (closing.signal.aborted) {
       // Cut short by the service closing: not an attempt the receiver answered. Given back,
       // it is due again at once for whoever runs next.
       await database.transaction((tx) => repo.releaseClaim(tx, delivery, nowIso()));
       return;
     }
-    const at = nowIso();
     const attempts = Number(delivery.attempts) + 1;
     const next = outcome.ok
       ? null
       : nextAttemptAt(attempts, config.retryScheduleSeconds, Date.now(), Math.random());
-    await record(async (tx) => {
-      const recorded = await repo.recordAttempt(tx, delivery, {
-        status: outcome.ok ? 'succeeded' : next === null ? 'failed' : 'pending',
-        at,
-        statusCode: outcome.statusCode,
-        error: outcome.error,
-        nextAttemptAt: next,
-      });
-      if (!recorded) return;
-      await noteHealth(tx, endpoint, outcome.ok, at);
+    await record(delivery, endpoint, {
+      status: outcome.ok ? 'succeeded' : next === null ? 'failed' : 'pending',
+      at: nowIso(),
+      statusCode: outcome.statusCode,
+      error: outcome.error,
+      nextAttemptAt: next,
     });
   }
 
@@ -291,10 +337,14 @@ export function startDeliveryWorker(
 
   /**
    * Records an outcome: with the others that ended in the same turn of the event loop, in
-   * one short transaction of their own (never one an HTTP request waits in). Resolves once
-   * committed.
+   * one statement in one short transaction of their own (never one an HTTP request waits
+   * in), followed by the endpoints' health. Resolves once committed.
    */
-  function record(run: (tx: Tx) => Promise<void>): Promise<void> {
+  function record(
+    delivery: repo.DeliveryRow,
+    endpoint: repo.EndpointRow | undefined,
+    outcome: repo.AttemptRecord,
+  ): Promise<void> {
     return new Promise((resolve, reject) => {
       if (batch === undefined) {
         const entries: PendingRecord[] = [];
@@ -303,7 +353,12 @@ export function startDeliveryWorker(
           batch = undefined;
           database
             .transaction(async (tx) => {
-              for (const entry of entries) await entry.run(tx);
+              const recorded = await repo.recordAttempts(tx, entries);
+              // In the order the attempts ended: a success then a failure leaves a streak.
+              for (const e of entries) {
+                if (e.endpoint !== undefined && recorded.has(e.delivery.id))
+                  await noteHealth(tx, e.endpoint, e.outcome.status === 'succeeded', e.outcome.at);
+              }
             })
             .then(
               () => entries.forEach((e) => e.resolve()),
@@ -311,7 +366,7 @@ export function startDeliveryWorker(
             );
         });
       }
-      batch.push({ run, resolve, reject });
+      batch.push({ delivery, outcome, endpoint, resolve, reject });
     });
   }
 
