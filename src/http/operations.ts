@@ -8,23 +8,37 @@ import { AppError } from '../errors.ts';
 import {
   idempotencyConflicts,
   idempotentReplays,
+  pendingDeliveriesGauge,
   registerBusinessMetrics,
   setBusinessMetrics,
+  type PendingDeliveries,
 } from '../shared/metrics.ts';
 
 // fastify-metrics is CommonJS with an `exports.default`; under NodeNext the plugin sits there.
 const fastifyMetrics = ((fastifyMetricsModule as unknown as { default?: unknown }).default ??
   fastifyMetricsModule) as FastifyPluginCallback<Partial<IMetricsPluginOptions>>;
 
+export interface MetricsSources {
+  /** Counts the webhook backlog at each scrape (the composition gives it the database). */
+  pendingDeliveries?: () => Promise<PendingDeliveries>;
+}
+
 /**
  * `GET /metrics` in Prometheus text format: process metrics and a latency histogram per
  * route. Each app has its own registry, so several apps in one process (tests) never clash.
  */
-export async function registerMetrics(app: FastifyInstance, enabled: boolean): Promise<void> {
+export async function registerMetrics(
+  app: FastifyInstance,
+  enabled: boolean,
+  sources: MetricsSources = {},
+): Promise<void> {
   setBusinessMetrics(enabled);
   if (!enabled) return;
   const registry = new Registry();
   registerBusinessMetrics(registry);
+  if (sources.pendingDeliveries !== undefined) {
+    registry.registerMetric(pendingDeliveriesGauge(sources.pendingDeliveries));
+  }
   // Replays and conflicts of every keyed write, from the answer alone.
   app.addHook('onSend', async (_request, reply, payload) => {
     if (reply.getHeader('idempotent-replayed') === 'true') idempotentReplays.inc();
