@@ -5,6 +5,7 @@ import rateLimit from '@fastify/rate-limit';
 import fastifyMetricsModule, { type IMetricsPluginOptions } from 'fastify-metrics';
 import { Registry } from 'prom-client';
 import { AppError } from '../errors.ts';
+import { inClusterWorker, instanceMetrics } from './cluster-metrics.ts';
 import {
   idempotencyConflicts,
   idempotentReplays,
@@ -26,6 +27,7 @@ export interface MetricsSources {
 /**
  * `GET /metrics` in Prometheus text format: process metrics and a latency histogram per
  * route. Each app has its own registry, so several apps in one process (tests) never clash.
+ * In a worker of a WORKERS>1 instance it answers the whole instance's (cluster-metrics.ts).
  */
 export async function registerMetrics(
   app: FastifyInstance,
@@ -59,9 +61,18 @@ export async function registerMetrics(
       },
     },
   });
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
-    reply.type(registry.contentType);
-    return registry.metrics();
+  const gather = inClusterWorker() ? instanceMetrics(registry) : () => registry.metrics();
+  app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
+    try {
+      const text = await gather();
+      reply.type(registry.contentType);
+      return text;
+    } catch (error) {
+      // A failed scrape, not a partial one: Prometheus keeps the last figures and retries.
+      request.log.warn({ err: error }, 'metrics not gathered');
+      reply.code(503).type('text/plain; charset=utf-8');
+      return "# the instance's metrics could not be gathered; retry\n";
+    }
   });
 }
 

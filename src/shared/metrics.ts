@@ -105,6 +105,8 @@ export function pendingDeliveriesGauge(count: () => Promise<PendingDeliveries>):
     help: 'Webhook deliveries not yet succeeded or failed, to enabled endpoints, by state: due (to be attempted now) or scheduled (a retry later, or an attempt in flight). NaN when the database could not be asked within 1 s.',
     labelNames: ['state'] as const,
     registers: [],
+    // Every worker of a WORKERS>1 instance counts the same shared backlog: not a sum.
+    aggregator: 'max',
     async collect() {
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<undefined>((resolve) => {
