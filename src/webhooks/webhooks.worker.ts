@@ -26,6 +26,7 @@ import {
   type FeedPosition,
 } from '../events/events.repository.ts';
 import { nowIso } from '../shared/ids.ts';
+import { reportDeliveryAttempt } from '../shared/metrics.ts';
 import { Agents, attempt } from './webhooks.delivery.ts';
 import * as repo from './webhooks.repository.ts';
 import {
@@ -231,6 +232,7 @@ export function startDeliveryWorker(
     if (endpoint === undefined) return; // deleted meanwhile: its deliveries went with it
     if (event === undefined) {
       // Purged (EVENT_RETENTION_DAYS) before it could be delivered: nothing left to send.
+      reportDeliveryAttempt('event_gone', Number(delivery.attempts), undefined);
       await record((tx) =>
         repo
           .recordAttempt(tx, delivery, {
@@ -274,6 +276,8 @@ export function startDeliveryWorker(
     const next = outcome.ok
       ? null
       : nextAttemptAt(attempts, config.retryScheduleSeconds, Date.now(), Math.random());
+    const counted = outcome.ok ? 'succeeded' : next === null ? 'failed' : 'failed_attempt';
+    reportDeliveryAttempt(counted, Number(delivery.attempts), event.createdAt);
     await record(async (tx) => {
       const recorded = await repo.recordAttempt(tx, delivery, {
         status: outcome.ok ? 'succeeded' : next === null ? 'failed' : 'pending',
