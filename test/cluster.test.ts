@@ -106,6 +106,17 @@ async function instanceIds(base: string, want: number): Promise<Set<string>> {
   return seen;
 }
 
+/** `serve` with WORKERS=2, once both workers listen. */
+async function twoWorkers(db: TestDatabase): Promise<ServedProcess> {
+  const served = await startServe(
+    db,
+    { WORKERS: '2', LOG_LEVEL: 'info', OM_BOOTSTRAP: '0' },
+    READY_MS,
+  );
+  await until('both workers', () => primaryLog(served, 'listening').length === 1, READY_MS);
+  return served;
+}
+
 async function organization(testDatabase: TestDatabase) {
   const database = createDatabase(testDatabase.config);
   try {
@@ -127,12 +138,7 @@ void describe('WORKERS=2', () => {
   void test('two workers answer on one port; one killed -9 is replaced, the port answering throughout', async () => {
     const db = await createTestDatabase();
     try {
-      const served = await startServe(
-        db,
-        { WORKERS: '2', LOG_LEVEL: 'info', OM_BOOTSTRAP: '0' },
-        READY_MS,
-      );
-      await until('both workers', () => primaryLog(served, 'listening').length === 1, READY_MS);
+      const served = await twoWorkers(db);
       const listening = primaryLog(served, 'worker listening');
       assert.equal(listening.length, 2);
       const before = await instanceIds(served.url, 2);
@@ -210,12 +216,7 @@ void describe('WORKERS=2', () => {
     const db = await createTestDatabase();
     try {
       const org = await organization(db);
-      const served = await startServe(
-        db,
-        { WORKERS: '2', LOG_LEVEL: 'info', OM_BOOTSTRAP: '0' },
-        READY_MS,
-      );
-      await until('both workers', () => primaryLog(served, 'listening').length === 1, READY_MS);
+      const served = await twoWorkers(db);
       const method = await fresh(served.url, 'POST', '/v1/om/payment-methods', org.headers, {
         params: { locales: { ar: { name: 'نقد' }, en: { name: 'Cash' } } },
       });
@@ -287,12 +288,7 @@ void describe('WORKERS=2', () => {
     const db = await createTestDatabase();
     try {
       const org = await organization(db);
-      const served = await startServe(
-        db,
-        { WORKERS: '2', LOG_LEVEL: 'info', OM_BOOTSTRAP: '0' },
-        READY_MS,
-      );
-      await until('both workers', () => primaryLog(served, 'listening').length === 1, READY_MS);
+      const served = await twoWorkers(db);
       // Fresh connections: the primary hands them to the workers in turn.
       const orders = await Promise.all(
         Array.from({ length: 10 }, (_, i) =>

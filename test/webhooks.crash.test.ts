@@ -8,12 +8,46 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApiKey } from '../src/api-keys/api-keys.service.ts';
-import { createDatabase } from '../src/db/engine.ts';
+import { createDatabase, type Database } from '../src/db/engine.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import { createOrganization } from '../src/organizations/organizations.service.ts';
 import { cliCaller } from '../src/shared/context.ts';
 import { startServe, stopAllServed } from './support/cli.ts';
 import { createTestDatabase } from './support/database.ts';
+
+/** Migrates the database and makes one organization with an admin key. */
+async function adminOfNewOrganization(database: Database, name: string) {
+  await migrateToLatest(database);
+  const cli = cliCaller('test');
+  const org = await createOrganization(database, cli, { name, currency: 'SAR' });
+  const key = await createApiKey(database, cli, {
+    name: 'admin',
+    role: 'admin',
+    organizations: [org.id],
+  });
+  return { org, key };
+}
+
+/** A request to /v1/om of the server at `base`, as the organization's admin. */
+function omCall(
+  base: string,
+  apiKey: string,
+  organizationId: string,
+  method: string,
+  path: string,
+  params?: object,
+) {
+  return fetch(`${base}/v1/om${path}`, {
+    method,
+    headers: {
+      'api-key': apiKey,
+      'organization-id': organizationId,
+      ...(params && { 'content-type': 'application/json' }),
+    },
+    ...(params && { body: JSON.stringify({ params }) }),
+    signal: AbortSignal.timeout(10_000),
+  });
+}
 
 void describe('webhooks across kill -9', () => {
   after(() => stopAllServed());
@@ -43,14 +77,7 @@ void describe('webhooks across kill -9', () => {
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     const port = (receiver.address() as AddressInfo).port;
     try {
-      await migrateToLatest(database);
-      const cli = cliCaller('test');
-      const org = await createOrganization(database, cli, { name: 'Crash', currency: 'SAR' });
-      const key = await createApiKey(database, cli, {
-        name: 'admin',
-        role: 'admin',
-        organizations: [org.id],
-      });
+      const { org, key } = await adminOfNewOrganization(database, 'Crash');
       const env = {
         OM_BOOTSTRAP: '0',
         WEBHOOK_ALLOW_HTTP: '1',
@@ -59,16 +86,7 @@ void describe('webhooks across kill -9', () => {
       };
       let served = await startServe(testDatabase, env);
       const call = (method: string, path: string, params?: object) =>
-        fetch(`${served.url}/v1/om${path}`, {
-          method,
-          headers: {
-            'api-key': key.secret,
-            'organization-id': org.id,
-            ...(params && { 'content-type': 'application/json' }),
-          },
-          ...(params && { body: JSON.stringify({ params }) }),
-          signal: AbortSignal.timeout(10_000),
-        });
+        omCall(served.url, key.secret, org.id, method, path, params);
       const created = await call('POST', '/webhook-endpoints', {
         url: `http://127.0.0.1:${port}/hook`,
       });
@@ -137,27 +155,11 @@ void describe('webhooks across kill -9', () => {
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     const port = (receiver.address() as AddressInfo).port;
     try {
-      await migrateToLatest(database);
-      const cli = cliCaller('test');
-      const org = await createOrganization(database, cli, { name: 'Shared', currency: 'SAR' });
-      const key = await createApiKey(database, cli, {
-        name: 'admin',
-        role: 'admin',
-        organizations: [org.id],
-      });
+      const { org, key } = await adminOfNewOrganization(database, 'Shared');
       const env = { OM_BOOTSTRAP: '0', WEBHOOK_ALLOW_HTTP: '1', WEBHOOK_ALLOW_PRIVATE: '1' };
       const instances = [await startServe(testDatabase, env), await startServe(testDatabase, env)];
       const call = (instance: number, method: string, path: string, params?: object) =>
-        fetch(`${instances[instance]!.url}/v1/om${path}`, {
-          method,
-          headers: {
-            'api-key': key.secret,
-            'organization-id': org.id,
-            ...(params && { 'content-type': 'application/json' }),
-          },
-          ...(params && { body: JSON.stringify({ params }) }),
-          signal: AbortSignal.timeout(10_000),
-        });
+        omCall(instances[instance]!.url, key.secret, org.id, method, path, params);
       const created = await call(0, 'POST', '/webhook-endpoints', {
         url: `http://127.0.0.1:${port}/hook`,
       });

@@ -149,11 +149,11 @@ export async function anyDue(db: Kysely<DB>, now: string): Promise<boolean> {
   return row !== undefined;
 }
 
-const dueQuery = (db: Kysely<DB>, now: string) =>
+/** Pending deliveries to enabled endpoints (a disabled endpoint's wait until it is enabled). */
+const pendingQuery = (db: Kysely<DB>) =>
   db
     .selectFrom('webhook_deliveries as d')
     .where('d.status', '=', 'pending')
-    .where('d.next_attempt_at', '<=', now)
     .where((eb) =>
       eb.exists(
         eb
@@ -164,6 +164,9 @@ const dueQuery = (db: Kysely<DB>, now: string) =>
           .where('e.enabled', '=', 1),
       ),
     );
+
+const dueQuery = (db: Kysely<DB>, now: string) =>
+  pendingQuery(db).where('d.next_attempt_at', '<=', now);
 
 /**
  * Pending deliveries to enabled endpoints, at most `cap` of them looked at, and how many of
@@ -192,21 +195,6 @@ export async function countPending(
     .executeTakeFirst();
   return { pending: Number(rows?.pending ?? 0), due: Number(rows?.due ?? 0) };
 }
-
-const pendingQuery = (db: Kysely<DB>) =>
-  db
-    .selectFrom('webhook_deliveries as d')
-    .where('d.status', '=', 'pending')
-    .where((eb) =>
-      eb.exists(
-        eb
-          .selectFrom('webhook_endpoints as e')
-          .select('e.id')
-          .whereRef('e.organization_id', '=', 'd.organization_id')
-          .whereRef('e.id', '=', 'd.endpoint_id')
-          .where('e.enabled', '=', 1),
-      ),
-    );
 
 /**
  * Claims up to `limit` due deliveries until `leaseUntil`: their `next_attempt_at` becomes the
