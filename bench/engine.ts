@@ -41,12 +41,16 @@ import { Histogram } from './histogram.ts';
 import { rssMb, runLoad, SCENARIOS, type LoadResult, type Target } from './load.ts';
 import { PROFILES, type ProfileName } from './profiles.ts';
 import { Seeder, type Copies } from './seed.ts';
+import { startReceiver, type DeliveryFigures } from './webhooks.ts';
 
 const { values } = parseArgs({
   options: {
     profile: { type: 'string', default: 'full' },
     out: { type: 'string', default: '.bench' },
-    /** Comma-separated parts to run: scenario names, ceiling, growth, memory, report (default all). */
+    /**
+     * Comma-separated parts to run: scenario names, ceiling, growth, workers, metrics,
+     * webhooks, memory, report (default all).
+     */
     only: { type: 'string' },
     /**
      * PostgreSQL drivers to compare (PG_DRIVER values, e.g. `pg,postgres-js`): one server per
@@ -240,6 +244,8 @@ interface Report {
   workers?: Comparison;
   /** The mixed load with the service's metrics off (METRICS=0) and on, runs taken in turn. */
   metrics?: Comparison;
+  /** The mixed load with no webhook endpoint and with one taking every event, in turn. */
+  webhooks?: Comparison & { deliveries: DeliveryFigures };
   /** Figures shown with their reason but not judged. */
   reported?: { name: string; value: number; reason: string }[];
   /** RSS medians of the ten seconds up to 30 s and of the last ten; every second's sample. */
@@ -340,6 +346,8 @@ interface Contender {
   service: Service;
   /** An empty order of its database to copy (made when not given). */
   template?: { orderId: string };
+  /** After each of its measured runs, before the next run of either side. */
+  afterRun?: () => Promise<void>;
 }
 
 /**
@@ -369,6 +377,7 @@ async function inTurns(first: Contender, second: Contender): Promise<Comparison>
         durationS: profile.scenarioS,
       });
       runs[i]!.push(r);
+      await contenders[i]!.afterRun?.();
       log(
         `${label}, run ${turn}/${profile.pairedRounds}: mixed ${r.reqPerSec.toFixed(0)} req/s, p99 ${r.p99Ms} ms, errors ${r.errors}, CPU per request ${cpuText(r.cpu)}`,
       );
@@ -716,6 +725,39 @@ async function main(): Promise<void> {
       }
     }
 
+    // Webhooks (issue 21): the service as it runs everywhere (delivery worker on, no
+    // endpoint) against one with an enabled endpoint taking every event, a receiver here.
+    let webhooks: Report['webhooks'];
+    if (wanted('webhooks')) {
+      const receiver = await startReceiver();
+      const hooked = await startService({ WEBHOOK_ALLOW_HTTP: '1', WEBHOOK_ALLOW_PRIVATE: '1' });
+      try {
+        await receiver.register(hooked.server.url, hooked.org);
+        const template = await templateOrder(hooked.server.url, hooked.org, 0);
+        await hooked.warmUp();
+        // The warm-up's deliveries are not the measured runs' lags.
+        await receiver.drain(hooked.fx.database);
+        receiver.reset();
+        const comparison = await inTurns(
+          { label: 'no webhook endpoint', service, template: empty },
+          {
+            label: 'one webhook endpoint',
+            service: hooked,
+            template,
+            afterRun: () => receiver.drain(hooked.fx.database),
+          },
+        );
+        webhooks = { ...comparison, deliveries: receiver.figures() };
+        const d = webhooks.deliveries;
+        log(
+          `webhooks: ${d.delivered} delivered, lag p50 ${d.lagP50Ms} ms, p99 ${d.lagP99Ms} ms, ${d.pendingAtStop} pending at a run's end, drained in ${d.drainS} s, ${d.leftAfterDrain} left`,
+        );
+      } finally {
+        await hooked.close();
+        await receiver.close();
+      }
+    }
+
     let memory: Report['memory'];
     if (profile.memoryS > 0 && wanted('memory')) {
       const scenario = SCENARIOS.mixed!;
@@ -822,6 +864,18 @@ async function main(): Promise<void> {
             atLeast('mixed: metrics on ÷ off, throughput', metrics.ratio, 0.97),
           ]
         : []),
+      ...(webhooks
+        ? [
+            ...comparisonErrors(webhooks),
+            atLeast('mixed: one webhook endpoint ÷ none, throughput', webhooks.ratio, 0.9),
+            atMost('webhooks: delivery lag p99 ms', webhooks.deliveries.lagP99Ms, 1000),
+            exactly(
+              'webhooks: deliveries still pending 120 s after a run',
+              webhooks.deliveries.leftAfterDrain,
+              0,
+            ),
+          ]
+        : []),
       ...(summary ? [atMost('report one day: p99 ms', summary.result.p99Ms, 50)] : []),
       ...(memory
         ? [
@@ -841,6 +895,7 @@ async function main(): Promise<void> {
       growth,
       ...(workers ? { workers } : {}),
       ...(metrics ? { metrics } : {}),
+      ...(webhooks ? { webhooks } : {}),
       reported: [
         ...reported,
         ...(workers && engine === 'sqlite'

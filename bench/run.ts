@@ -81,6 +81,16 @@ interface Report {
   memory?: { rssAt30sMb: number; rssAtEndMb: number; seconds: number };
   workers?: Comparison;
   metrics?: Comparison;
+  webhooks?: Comparison & {
+    deliveries: {
+      delivered: number;
+      lagP50Ms: number;
+      lagP99Ms: number;
+      pendingAtStop: number;
+      drainS: number;
+      leftAfterDrain: number;
+    };
+  };
   reported?: { name: string; value: number; reason: string }[];
   figures: Figure[];
 }
@@ -135,7 +145,7 @@ for (const r of reports) {
   const create = r.scenarios.find((s) => s.scenario === 'create-payment');
   const ceilingRow = (c: Ceiling, judged: boolean) =>
     `| engine ceiling${judged ? '' : ' (reported, not judged)'}: create payment (${c.statementsPerTx} statements; ${c.tool}) | ${fmt(c.txPerSec, 0)} | ${fmt(c.p50Ms, 2)} | ${fmt(c.p99Ms, 2)} | ${fmt(c.p999Ms, 2)} | 0 | ${judged ? '1.00' : `create-payment ÷ this: ${fmt(create && create.reqPerSec / c.txPerSec, 2)}`} | | | ${c.cpu ? cpuText(c.cpu) : ''} |`;
-  for (const c of [r.workers, r.metrics])
+  for (const c of [r.workers, r.metrics, r.webhooks])
     for (const w of c?.sides ?? [])
       lines.push(row(`${w.scenario} (median of ${w.roundsReqPerSec.join(' / ')}, in turn)`, w));
   if (r.ceiling) lines.push(ceilingRow(r.ceiling, true));
@@ -158,6 +168,7 @@ for (const r of reports) {
 for (const [key, title] of [
   ['workers', 'Mixed load, 1 vs 2 workers (WORKERS)'],
   ['metrics', 'Mixed load, metrics off vs on (METRICS=0)'],
+  ['webhooks', 'Mixed load, no webhook endpoint vs one taking every event'],
 ] as const) {
   const compared = reports.filter((r) => r[key] !== undefined);
   if (compared.length === 0) continue;
@@ -176,6 +187,14 @@ for (const [key, title] of [
     );
   }
   lines.push('');
+  if (key === 'webhooks')
+    for (const r of compared) {
+      const d = r.webhooks!.deliveries;
+      lines.push(
+        `${r.engine}: ${d.delivered} events delivered; lag from the event's commit to the first attempt p50 ${d.lagP50Ms} ms, p99 ${d.lagP99Ms} ms; at most ${d.pendingAtStop} deliveries pending when a run's load stopped, drained in ${d.drainS} s at most (${d.leftAfterDrain} left after 120 s).`,
+        '',
+      );
+    }
 }
 const markdown = lines.join('\n');
 console.log(`\n${markdown}`);
