@@ -41,12 +41,16 @@ import { Histogram } from './histogram.ts';
 import { rssMb, runLoad, SCENARIOS, type LoadResult, type Target } from './load.ts';
 import { PROFILES, type ProfileName } from './profiles.ts';
 import { Seeder, type Copies } from './seed.ts';
+import { startReceiver, type DeliveryFigures } from './webhooks.ts';
 
 const { values } = parseArgs({
   options: {
     profile: { type: 'string', default: 'full' },
     out: { type: 'string', default: '.bench' },
-    /** Comma-separated parts to run: scenario names, ceiling, growth, memory, report (default all). */
+    /**
+     * Comma-separated parts to run: scenario names, ceiling, growth, workers, metrics,
+     * webhooks, memory, report (default all).
+     */
     only: { type: 'string' },
     /**
      * PostgreSQL drivers to compare (PG_DRIVER values, e.g. `pg,postgres-js`): one server per
@@ -236,17 +240,12 @@ interface Report {
       roundsReqPerSec: number[];
     }
   >;
-  /**
-   * The mixed load with 1 and with 2 workers, runs taken in turn: per count its median run
-   * (by req/s) with every run's req/s, and the throughput ratio.
-   */
-  workers?: {
-    runs: Record<'1' | '2', LoadResult & { roundsReqPerSec: number[] }>;
-    /** The median of the rounds' paired ratios (2 workers ÷ 1), judged on PostgreSQL. */
-    ratio: number;
-    /** Every round's ratio, in the order run. */
-    roundRatios: number[];
-  };
+  /** The mixed load with 1 and with 2 workers (WORKERS), runs taken in turn. */
+  workers?: Comparison;
+  /** The mixed load with the service's metrics off (METRICS=0) and on, runs taken in turn. */
+  metrics?: Comparison;
+  /** The mixed load with no webhook endpoint and with one taking every event, in turn. */
+  webhooks?: Comparison & { deliveries: DeliveryFigures };
   /** Figures shown with their reason but not judged. */
   reported?: { name: string; value: number; reason: string }[];
   /** RSS medians of the ten seconds up to 30 s and of the last ten; every second's sample. */
@@ -329,6 +328,84 @@ async function startService(env: Record<string, string> = {}): Promise<Service> 
     },
   };
 }
+
+/** One side of a comparison in turns: its median run with every run's req/s, in order. */
+type Side = LoadResult & { label: string; roundsReqPerSec: number[] };
+
+/** Two services under the same mixed load, runs taken in turn. */
+interface Comparison {
+  sides: [Side, Side];
+  /** The median of the rounds' paired ratios (second side ÷ first). */
+  ratio: number;
+  /** Every round's ratio, in the order run. */
+  roundRatios: number[];
+}
+
+interface Contender {
+  label: string;
+  service: Service;
+  /** An empty order of its database to copy (made when not given). */
+  template?: { orderId: string };
+  /** After each of its measured runs, before the next run of either side. */
+  afterRun?: () => Promise<void>;
+}
+
+/**
+ * The mixed load on two services, runs alternating (which goes first alternates too) so the
+ * machine's drift falls on both alike; each round's ratio is taken from runs seconds apart.
+ * A service given without a template is new here and gets its warm-up first.
+ */
+async function inTurns(first: Contender, second: Contender): Promise<Comparison> {
+  const contenders = [first, second];
+  const templates: { orderId: string }[] = [];
+  for (const c of contenders) {
+    if (c.template === undefined) await c.service.warmUp();
+    templates.push(c.template ?? (await templateOrder(c.service.server.url, c.service.org, 0)));
+  }
+  const runs: LoadResult[][] = [[], []];
+  const mixed = SCENARIOS.mixed!;
+  for (let turn = 1; turn <= profile.pairedRounds; turn++) {
+    for (const i of turn % 2 === 1 ? [0, 1] : [1, 0]) {
+      const { service, label } = contenders[i]!;
+      const pool = await service.copies(
+        templates[i]!,
+        poolSize(mixed.paymentsPerCycle, 6, profile.scenarioS),
+      );
+      await service.settle();
+      const r = await runLoad(mixed, service.target, pool.orderIds, {
+        connections: CONNECTIONS,
+        durationS: profile.scenarioS,
+      });
+      runs[i]!.push(r);
+      await contenders[i]!.afterRun?.();
+      log(
+        `${label}, run ${turn}/${profile.pairedRounds}: mixed ${r.reqPerSec.toFixed(0)} req/s, p99 ${r.p99Ms} ms, errors ${r.errors}, CPU per request ${cpuText(r.cpu)}`,
+      );
+    }
+  }
+  const side = (i: number): Side => {
+    const rs = runs[i]!;
+    const sorted = [...rs].sort((a, b) => a.reqPerSec - b.reqPerSec);
+    return {
+      ...sorted[(sorted.length - 1) >> 1]!,
+      scenario: `mixed, ${contenders[i]!.label}`,
+      label: contenders[i]!.label,
+      errors: rs.reduce((sum, r) => sum + r.errors, 0),
+      roundsReqPerSec: rs.map((r) => Math.round(r.reqPerSec)),
+    };
+  };
+  const roundRatios = runs[1]!.map((r, i) => r.reqPerSec / runs[0]![i]!.reqPerSec);
+  // Of the rounds' ratios the median (of an even number, the lower middle one), as for growth.
+  const sorted = [...roundRatios].sort((a, b) => a - b);
+  return {
+    sides: [side(0), side(1)],
+    ratio: round(sorted[(sorted.length - 1) >> 1]!, 3),
+    roundRatios: roundRatios.map((x) => round(x, 3)),
+  };
+}
+
+const comparisonErrors = (c: Comparison): Figure[] =>
+  c.sides.map((s) => exactly(`mixed, ${s.label} (runs in turn): errors`, s.errors, 0));
 
 const SCENARIO_NAMES = [
   'mixed',
@@ -621,65 +698,63 @@ async function main(): Promise<void> {
       for (const { service } of prepared) await service.close();
     }
 
-    // 1 and 2 workers (WORKERS) side by side: the same mixed load on a service of each, runs
-    // alternating (which goes first alternates too) so the shared machine's drift falls on
-    // both alike.
-    let workers: Report['workers'];
+    // 1 and 2 workers (WORKERS), and the service with and without its metrics (METRICS=0),
+    // each pair side by side on the same mixed load in turns (issue 23, issue 20).
+    let workers: Comparison | undefined;
     if (wanted('workers')) {
       const two = await startService({ WORKERS: '2' });
       try {
-        await two.warmUp();
-        const services = { '1': service, '2': two } as const;
-        const templates = {
-          '1': empty,
-          '2': await templateOrder(two.server.url, two.org, 0),
-        };
-        const runs: Record<'1' | '2', LoadResult[]> = { '1': [], '2': [] };
-        const mixedScenario = SCENARIOS.mixed!;
-        for (let round = 1; round <= profile.workerRounds; round++) {
-          const order = round % 2 === 1 ? (['1', '2'] as const) : (['2', '1'] as const);
-          for (const count of order) {
-            const s = services[count];
-            const pool = await s.copies(
-              templates[count],
-              poolSize(mixedScenario.paymentsPerCycle, 6, profile.scenarioS),
-            );
-            await s.settle();
-            const r = await runLoad(mixedScenario, s.target, pool.orderIds, {
-              connections: CONNECTIONS,
-              durationS: profile.scenarioS,
-            });
-            runs[count].push(r);
-            log(
-              `workers ${count}, run ${round}/${profile.workerRounds}: mixed ${r.reqPerSec.toFixed(0)} req/s, p99 ${r.p99Ms} ms, errors ${r.errors}, CPU per request ${cpuText(r.cpu)}`,
-            );
-          }
-        }
-        const median = (rs: LoadResult[]) => {
-          const sorted = [...rs].sort((a, b) => a.reqPerSec - b.reqPerSec);
-          return {
-            ...sorted[(sorted.length - 1) >> 1]!,
-            errors: rs.reduce((sum, r) => sum + r.errors, 0),
-            roundsReqPerSec: rs.map((r) => Math.round(r.reqPerSec)),
-          };
-        };
-        const one = median(runs['1']);
-        const both = median(runs['2']);
-        // Each round's 2-worker run over its 1-worker run, seconds apart on the same machine;
-        // of those, the median (of an even number, the lower middle one), as for growth.
-        const ratios = runs['2']
-          .map((r, i) => r.reqPerSec / runs['1'][i]!.reqPerSec)
-          .sort((a, b) => a - b);
-        workers = {
-          runs: {
-            '1': { ...one, scenario: 'mixed, 1 worker' },
-            '2': { ...both, scenario: 'mixed, 2 workers' },
-          },
-          ratio: round(ratios[(ratios.length - 1) >> 1]!, 3),
-          roundRatios: runs['2'].map((r, i) => round(r.reqPerSec / runs['1'][i]!.reqPerSec, 3)),
-        };
+        workers = await inTurns(
+          { label: '1 worker', service, template: empty },
+          { label: '2 workers', service: two },
+        );
       } finally {
         await two.close();
+      }
+    }
+    let metrics: Comparison | undefined;
+    if (wanted('metrics') && process.env.METRICS === undefined) {
+      const off = await startService({ METRICS: '0' });
+      try {
+        metrics = await inTurns(
+          { label: 'metrics off', service: off },
+          { label: 'metrics on', service, template: empty },
+        );
+      } finally {
+        await off.close();
+      }
+    }
+
+    // Webhooks (issue 21): the service as it runs everywhere (delivery worker on, no
+    // endpoint) against one with an enabled endpoint taking every event, a receiver here.
+    let webhooks: Report['webhooks'];
+    if (wanted('webhooks')) {
+      const receiver = await startReceiver();
+      const hooked = await startService({ WEBHOOK_ALLOW_HTTP: '1', WEBHOOK_ALLOW_PRIVATE: '1' });
+      try {
+        await receiver.register(hooked.server.url, hooked.org);
+        const template = await templateOrder(hooked.server.url, hooked.org, 0);
+        await hooked.warmUp();
+        // The warm-up's deliveries are not the measured runs' lags.
+        await receiver.drain(hooked.fx.database);
+        receiver.reset();
+        const comparison = await inTurns(
+          { label: 'no webhook endpoint', service, template: empty },
+          {
+            label: 'one webhook endpoint',
+            service: hooked,
+            template,
+            afterRun: () => receiver.drain(hooked.fx.database),
+          },
+        );
+        webhooks = { ...comparison, deliveries: receiver.figures() };
+        const d = webhooks.deliveries;
+        log(
+          `webhooks: ${d.delivered} delivered, lag p50 ${d.lagP50Ms} ms, p99 ${d.lagP99Ms} ms, ${d.pendingAtStop} pending at a run's end, drained in ${d.drainS} s, ${d.leftAfterDrain} left`,
+        );
+      } finally {
+        await hooked.close();
+        await receiver.close();
       }
     }
 
@@ -774,14 +849,31 @@ async function main(): Promise<void> {
       ...growthFigures,
       ...(workers
         ? [
-            exactly('mixed, 1 worker (runs in turn): errors', workers.runs['1'].errors, 0),
-            exactly('mixed, 2 workers: errors', workers.runs['2'].errors, 0),
-            atMost('mixed, 2 workers: p99 ms', workers.runs['2'].p99Ms, 50),
+            ...comparisonErrors(workers),
+            atMost('mixed, 2 workers: p99 ms', workers.sides[1].p99Ms, 50),
             // PostgreSQL takes the second process's work; SQLite has one writer whatever the
             // process count, so its figure is reported, not judged (issue 23).
             ...(engine === 'postgres'
               ? [atLeast('mixed: 2 workers ÷ 1 worker, throughput', workers.ratio, 1.3)]
               : []),
+          ]
+        : []),
+      ...(metrics
+        ? [
+            ...comparisonErrors(metrics),
+            atLeast('mixed: metrics on ÷ off, throughput', metrics.ratio, 0.97),
+          ]
+        : []),
+      ...(webhooks
+        ? [
+            ...comparisonErrors(webhooks),
+            atLeast('mixed: one webhook endpoint ÷ none, throughput', webhooks.ratio, 0.9),
+            atMost('webhooks: delivery lag p99 ms', webhooks.deliveries.lagP99Ms, 1000),
+            exactly(
+              'webhooks: deliveries still pending 120 s after a run',
+              webhooks.deliveries.leftAfterDrain,
+              0,
+            ),
           ]
         : []),
       ...(summary ? [atMost('report one day: p99 ms', summary.result.p99Ms, 50)] : []),
@@ -802,6 +894,8 @@ async function main(): Promise<void> {
       ceilingsReported,
       growth,
       ...(workers ? { workers } : {}),
+      ...(metrics ? { metrics } : {}),
+      ...(webhooks ? { webhooks } : {}),
       reported: [
         ...reported,
         ...(workers && engine === 'sqlite'

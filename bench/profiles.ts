@@ -22,10 +22,10 @@ export interface BenchProfile {
   historySmall: number;
   historyLarge: number;
   /**
-   * Runs of the mixed load with 1 and with 2 workers (WORKERS), taken in turn; the median of
-   * each is compared (one scenario's length each).
+   * Runs of the mixed load per side of a comparison in turns (1 vs 2 workers, metrics off vs
+   * on); the rounds' paired ratios are compared (one scenario's length each).
    */
-  workerRounds: number;
+  pairedRounds: number;
   /** Length of the mixed run whose memory is compared at 30 s and at the end (0: none). */
   memoryS: number;
   /** Payments in the database (a year of history) for the one-day payments summary. */
@@ -44,7 +44,7 @@ export const PROFILES = {
     growthRounds: 1,
     historySmall: 2_000,
     historyLarge: 10_000,
-    workerRounds: 1,
+    pairedRounds: 1,
     memoryS: 0,
     reportHistory: 10_000,
     reportRequests: 100,
@@ -58,7 +58,7 @@ export const PROFILES = {
     growthRounds: 2,
     historySmall: 10_000,
     historyLarge: 100_000,
-    workerRounds: 2,
+    pairedRounds: 2,
     memoryS: 0,
     reportHistory: 100_000,
     reportRequests: 500,
@@ -72,7 +72,7 @@ export const PROFILES = {
     growthRounds: 3,
     historySmall: 10_000,
     historyLarge: 1_000_000,
-    workerRounds: 3,
+    pairedRounds: 3,
     memoryS: 300,
     reportHistory: 1_000_000,
     reportRequests: 2_000,

@@ -62,6 +62,12 @@ interface Ceiling {
   statementsPerTx: number;
   cpu?: CpuPerRequest;
 }
+/** Two services under the mixed load in turns (bench/engine.ts inTurns). */
+interface Comparison {
+  sides: (Row & { label: string; roundsReqPerSec: number[] })[];
+  ratio: number;
+  roundRatios: number[];
+}
 interface Report {
   engine: string;
   date: string;
@@ -73,10 +79,17 @@ interface Report {
   ceilingsReported?: Ceiling[];
   growth: Record<string, Row & { paymentsPerOrder: number; roundsReqPerSec?: number[] }>;
   memory?: { rssAt30sMb: number; rssAtEndMb: number; seconds: number };
-  workers?: {
-    runs: Record<'1' | '2', Row & { roundsReqPerSec: number[] }>;
-    ratio: number;
-    roundRatios: number[];
+  workers?: Comparison;
+  metrics?: Comparison;
+  webhooks?: Comparison & {
+    deliveries: {
+      delivered: number;
+      lagP50Ms: number;
+      lagP99Ms: number;
+      pendingAtStop: number;
+      drainS: number;
+      leftAfterDrain: number;
+    };
   };
   reported?: { name: string; value: number; reason: string }[];
   figures: Figure[];
@@ -132,8 +145,8 @@ for (const r of reports) {
   const create = r.scenarios.find((s) => s.scenario === 'create-payment');
   const ceilingRow = (c: Ceiling, judged: boolean) =>
     `| engine ceiling${judged ? '' : ' (reported, not judged)'}: create payment (${c.statementsPerTx} statements; ${c.tool}) | ${fmt(c.txPerSec, 0)} | ${fmt(c.p50Ms, 2)} | ${fmt(c.p99Ms, 2)} | ${fmt(c.p999Ms, 2)} | 0 | ${judged ? '1.00' : `create-payment ÷ this: ${fmt(create && create.reqPerSec / c.txPerSec, 2)}`} | | | ${c.cpu ? cpuText(c.cpu) : ''} |`;
-  if (r.workers)
-    for (const w of Object.values(r.workers.runs))
+  for (const c of [r.workers, r.metrics, r.webhooks])
+    for (const w of c?.sides ?? [])
       lines.push(row(`${w.scenario} (median of ${w.roundsReqPerSec.join(' / ')}, in turn)`, w));
   if (r.ceiling) lines.push(ceilingRow(r.ceiling, true));
   for (const c of r.ceilingsReported ?? []) lines.push(ceilingRow(c, false));
@@ -151,22 +164,37 @@ for (const r of reports) {
     lines.push(`| ${f.name} | ${f.value} | reported, not judged: ${f.reason} | |`);
   lines.push('');
 }
-// The mixed load with 1 and 2 workers, every engine side by side.
-const withWorkers = reports.filter((r) => r.workers !== undefined);
-if (withWorkers.length > 0) {
+// Each comparison in turns, every engine side by side.
+for (const [key, title] of [
+  ['workers', 'Mixed load, 1 vs 2 workers (WORKERS)'],
+  ['metrics', 'Mixed load, metrics off vs on (METRICS=0)'],
+  ['webhooks', 'Mixed load, no webhook endpoint vs one taking every event'],
+] as const) {
+  const compared = reports.filter((r) => r[key] !== undefined);
+  if (compared.length === 0) continue;
   lines.push(
-    `### Mixed load, 1 vs 2 workers (WORKERS), profile ${profile}`,
+    `### ${title}, profile ${profile}`,
     '',
-    '| engine | workers | req/s (median) | runs, in turn | p50 ms | p99 ms | errors | CPU ms per request | 2 ÷ 1 (median of the rounds’ ratios) |',
-    '| --- | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: |',
+    '| engine | service | req/s (median) | runs, in turn | p50 ms | p99 ms | errors | CPU ms per request | second ÷ first (median of the rounds’ ratios) |',
+    '| --- | --- | ---: | --- | ---: | ---: | ---: | --- | ---: |',
   );
-  for (const r of withWorkers) {
-    for (const [count, w] of Object.entries(r.workers!.runs))
+  for (const r of compared) {
+    const c = r[key]!;
+    c.sides.forEach((w, i) =>
       lines.push(
-        `| ${r.engine} | ${count} | ${fmt(w.reqPerSec, 0)} | ${w.roundsReqPerSec.join(' / ')} | ${fmt(w.p50Ms)} | ${fmt(w.p99Ms)} | ${w.errors} | ${w.cpu ? cpuText(w.cpu) : ''} | ${count === '2' ? `${fmt(r.workers!.ratio, 2)} (${r.workers!.roundRatios.map((x) => fmt(x, 2)).join(' / ')})` : ''} |`,
-      );
+        `| ${r.engine} | ${w.label} | ${fmt(w.reqPerSec, 0)} | ${w.roundsReqPerSec.join(' / ')} | ${fmt(w.p50Ms)} | ${fmt(w.p99Ms)} | ${w.errors} | ${w.cpu ? cpuText(w.cpu) : ''} | ${i === 1 ? `${fmt(c.ratio, 2)} (${c.roundRatios.map((x) => fmt(x, 2)).join(' / ')})` : ''} |`,
+      ),
+    );
   }
   lines.push('');
+  if (key === 'webhooks')
+    for (const r of compared) {
+      const d = r.webhooks!.deliveries;
+      lines.push(
+        `${r.engine}: ${d.delivered} events delivered; lag from the event's commit to the first attempt p50 ${d.lagP50Ms} ms, p99 ${d.lagP99Ms} ms; at most ${d.pendingAtStop} deliveries pending when a run's load stopped, drained in ${d.drainS} s at most (${d.leftAfterDrain} left after 120 s).`,
+        '',
+      );
+    }
 }
 const markdown = lines.join('\n');
 console.log(`\n${markdown}`);

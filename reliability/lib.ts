@@ -243,6 +243,7 @@ export async function makeOrganization(
   const org = await call(base, 'POST', '/v1/admin/organizations', admin, {
     params: { name: `Rel ${currency}`, currency },
   });
+  if (org.status !== 200) throw new Error(`creating an organization: ${org.status} ${org.text}`);
   const id = org.body.data.id as string;
   const keys = {} as OrgKeys['keys'];
   for (const role of ['viewer', 'cashier', 'manager', 'admin'] as const) {

@@ -35,6 +35,7 @@ import { paymentRoutes } from './payments/payments.routes.ts';
 import { EventSignal } from './events/event-signal.ts';
 import { eventRoutes } from './events/events.routes.ts';
 import { webhookRoutes } from './webhooks/webhooks.routes.ts';
+import { pendingDeliveries } from './webhooks/webhooks.service.ts';
 import { startDeliveryWorker } from './webhooks/webhooks.worker.ts';
 import { reportRoutes } from './reports/reports.routes.ts';
 import { consoleRoutes } from './console/console.routes.ts';
@@ -64,6 +65,31 @@ function optionalBodiesOptional<T>(document: T): T {
 }
 
 /**
+ * A query parameter with a default (`limit`, the feed's `wait`) may be left out: the
+ * validator fills it in. @fastify/swagger marks it required because the schema lists it
+ * (so the handler's type has it), and generated clients would then demand it.
+ */
+function defaultedParametersOptional<T>(document: T): T {
+  const paths = (document as { paths?: Record<string, Record<string, unknown>> }).paths ?? {};
+  for (const item of Object.values(paths)) {
+    for (const operation of Object.values(item)) {
+      const parameters = (operation as { parameters?: unknown }).parameters;
+      if (!Array.isArray(parameters)) continue;
+      for (const parameter of parameters as {
+        in?: string;
+        required?: boolean;
+        schema?: { default?: unknown };
+      }[]) {
+        if (parameter.in === 'query' && parameter.schema?.default !== undefined) {
+          delete parameter.required;
+        }
+      }
+    }
+  }
+  return document;
+}
+
+/**
  * Every group of routes, by where it is mounted (`PREFIX_OF` in src/http/route.ts): a new
  * group joins here, and test/openapi.test.ts checks its declarations against the document.
  */
@@ -76,6 +102,8 @@ export const ROUTE_GROUPS: Record<RouteAuth, RoutePlugin[]> = {
     invoiceRoutes,
     paymentRoutes,
     reportRoutes,
+    eventRoutes,
+    webhookRoutes,
   ],
   admin: [organizationAdminRoutes, apiKeyAdminRoutes],
 };
@@ -126,12 +154,15 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
   });
   registerErrorHandling(app, config.retryAfterSeconds);
   await registerRateLimit(app, config.rateLimitPerMinute);
-  await registerMetrics(app, config.metrics);
+  await registerMetrics(app, config.metrics, {
+    // The backlog is the database's (shared by every instance), counted at each scrape.
+    pendingDeliveries: () => pendingDeliveries(database),
+  });
 
   await app.register(swagger, {
     transformObject: (document) =>
       'openapiObject' in document
-        ? optionalBodiesOptional(document.openapiObject)
+        ? defaultedParametersOptional(optionalBodiesOptional(document.openapiObject))
         : document.swaggerObject,
     openapi: {
       openapi: '3.1.0',
@@ -206,15 +237,16 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
     app.addHook('onClose', () => worker.close());
   }
   app.addHook('onClose', () => eventSignal.close());
+  // What the feed and webhook routes need beside the request's database, handed the Fastify
+  // way (declared in src/events/events.routes.ts and src/webhooks/webhooks.routes.ts).
+  app.decorate('eventSignal', eventSignal);
+  app.decorate('webhookConfig', config.webhooks);
 
   await app.register(
     async (om) => {
       om.addHook('onRequest', organizationAuth(database, config.maxAmountMajor, authCache));
       registerIdempotency(om, database, (request) => contextOf(request).organization.id);
       for (const group of ROUTE_GROUPS.organization) await om.register(group);
-      // Not yet declared through route() (src/http/route.ts): see test/openapi.test.ts.
-      await om.register(eventRoutes(eventSignal));
-      await om.register(webhookRoutes(config.webhooks));
     },
     { prefix: '/v1/om' },
   );

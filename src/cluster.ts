@@ -17,6 +17,7 @@ import { createDatabase } from './db/engine.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { bootstrapIfEmpty, type Bootstrapped } from './bootstrap.ts';
 import { bootstrapMessage, startServer } from './server.ts';
+import { answerMetricsRequests } from './http/cluster-metrics.ts';
 
 /** First restart delay of a slot, doubled for each replacement that dies young. */
 const RESTART_DELAY_MS = 100;
@@ -171,6 +172,8 @@ async function supervise(config: Config): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 
+  // One /metrics for the instance, whichever worker a scrape reaches.
+  if (config.metrics) answerMetricsRequests();
   for (const slot of slots) fork(slot);
 }
 

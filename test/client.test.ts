@@ -108,5 +108,26 @@ void describe('the typed client', () => {
       history.data!.data.items.map((e) => e.type),
       ['payment.created', 'payment.confirmed', 'payment.reversed'],
     );
+
+    // The sale as the feed gives it (API.md §7.1): `limit` and `wait` have defaults, so a
+    // typed call may leave them out; `next` is a string to pass back as `after`.
+    const feed = await cashier.GET('/v1/om/events', {
+      params: { query: { entityId: refundId } },
+    });
+    assert.equal(feed.response.status, 200, JSON.stringify(feed.error));
+    assert.deepEqual(
+      feed.data!.data.items.map((e) => e.type),
+      ['payment.created', 'payment.confirmed', 'payment.reversed'],
+    );
+    const after = await cashier.GET('/v1/om/events', {
+      params: { query: { entityId: refundId, after: feed.data!.data.next } },
+    });
+    assert.equal(after.data!.data.items.length, 0);
+
+    // Webhooks are the admin's: a manager gets a typed 403 naming the role it needs.
+    const hooks = await manager.GET('/v1/om/webhook-endpoints');
+    assert.equal(hooks.response.status, 403);
+    assert.equal(hooks.error!.error.code, 'FORBIDDEN');
+    assert.equal(hooks.error!.error.details?.requiredRole, 'admin');
   });
 });

@@ -106,6 +106,17 @@ async function instanceIds(base: string, want: number): Promise<Set<string>> {
   return seen;
 }
 
+/** `serve` with WORKERS=2, once both workers listen. */
+async function twoWorkers(db: TestDatabase): Promise<ServedProcess> {
+  const served = await startServe(
+    db,
+    { WORKERS: '2', LOG_LEVEL: 'info', OM_BOOTSTRAP: '0' },
+    READY_MS,
+  );
+  await until('both workers', () => primaryLog(served, 'listening').length === 1, READY_MS);
+  return served;
+}
+
 async function organization(testDatabase: TestDatabase) {
   const database = createDatabase(testDatabase.config);
   try {
@@ -127,12 +138,7 @@ void describe('WORKERS=2', () => {
   void test('two workers answer on one port; one killed -9 is replaced, the port answering throughout', async () => {
     const db = await createTestDatabase();
     try {
-      const served = await startServe(
-        db,
-        { WORKERS: '2', LOG_LEVEL: 'info', OM_BOOTSTRAP: '0' },
-        READY_MS,
-      );
-      await until('both workers', () => primaryLog(served, 'listening').length === 1, READY_MS);
+      const served = await twoWorkers(db);
       const listening = primaryLog(served, 'worker listening');
       assert.equal(listening.length, 2);
       const before = await instanceIds(served.url, 2);
@@ -210,12 +216,7 @@ void describe('WORKERS=2', () => {
     const db = await createTestDatabase();
     try {
       const org = await organization(db);
-      const served = await startServe(
-        db,
-        { WORKERS: '2', LOG_LEVEL: 'info', OM_BOOTSTRAP: '0' },
-        READY_MS,
-      );
-      await until('both workers', () => primaryLog(served, 'listening').length === 1, READY_MS);
+      const served = await twoWorkers(db);
       const method = await fresh(served.url, 'POST', '/v1/om/payment-methods', org.headers, {
         params: { locales: { ar: { name: 'نقد' }, en: { name: 'Cash' } } },
       });
@@ -278,6 +279,53 @@ void describe('WORKERS=2', () => {
       } finally {
         await database.close();
       }
+    } finally {
+      await db.drop();
+    }
+  });
+
+  void test('/metrics answers for the whole instance: every worker counted, on any connection', async () => {
+    const db = await createTestDatabase();
+    try {
+      const org = await organization(db);
+      const served = await twoWorkers(db);
+      // Fresh connections: the primary hands them to the workers in turn.
+      const orders = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          fresh(served.url, 'POST', '/v1/om/orders', org.headers, { params: { total: 1 + i } }),
+        ),
+      );
+      assert.deepEqual(
+        orders.map((o) => o.status),
+        Array(10).fill(200),
+      );
+      assert.equal(new Set(orders.map((o) => o.body.instanceId)).size, 2, 'both workers wrote');
+      // Each scrape reaches one worker; each must count the instance's ten, not its own share.
+      for (let scrape = 0; scrape < 4; scrape++) {
+        const text = await new Promise<string>((resolve, reject) => {
+          http
+            .get(`${served.url}/metrics`, { agent: false }, (response) => {
+              assert.equal(response.statusCode, 200);
+              let body = '';
+              response.setEncoding('utf8').on('data', (c: string) => (body += c));
+              response.on('end', () => resolve(body));
+            })
+            .on('error', reject);
+        });
+        const created = text
+          .split('\n')
+          .filter(
+            (line) =>
+              line.startsWith('om_http_request_duration_seconds_count{') &&
+              line.includes('route="/v1/om/orders"') &&
+              line.includes('method="POST"') &&
+              line.includes('status_code="200"'),
+          )
+          .map((line) => Number(line.slice(line.lastIndexOf(' ') + 1)));
+        assert.deepEqual(created, [10], `scrape ${scrape}`);
+        assert.match(text, /^om_events_feed_waiters 0$/m, 'a gauge summed over the workers');
+      }
+      assert.equal(await served.stop(), 0);
     } finally {
       await db.drop();
     }

@@ -94,6 +94,17 @@ void describe(`database outage (${TEST_ENGINE})`, () => {
       }
       const health = await t.app.inject({ method: 'GET', url: '/healthz' });
       assert.equal(health.statusCode, 200, 'the process itself stays up');
+      // /metrics counts the webhook backlog in the database at each scrape: without the
+      // database it still answers, the backlog unknown (NaN) rather than a made-up 0.
+      const started = Date.now();
+      const metrics = await t.app.inject({ method: 'GET', url: '/metrics' });
+      assert.equal(metrics.statusCode, 200, metrics.body);
+      assert.ok(Date.now() - started < 5000, 'the scrape is not held by the database');
+      assert.match(metrics.body, /^process_cpu_seconds_total /m);
+      if (TEST_ENGINE === 'postgres') {
+        // prom-client writes NaN as `Nan`; Prometheus reads floats case-insensitively.
+        assert.match(metrics.body, /^om_webhook_deliveries_pending\{state="due"\} NaN$/im);
+      }
     } finally {
       await recover();
     }

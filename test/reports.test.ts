@@ -9,6 +9,7 @@ import type { Database } from '../src/db/engine.ts';
 import { summaryQuery } from '../src/reports/reports.repository.ts';
 import { daysOfRange } from '../src/reports/reports.rules.ts';
 import { json, startTestApp, type TestApp, type TestOrg } from './support/app.ts';
+import { TEST_ENGINE } from './support/database.ts';
 
 const URL = '/v1/om/reports/payments-summary';
 type Body = Record<string, any>;
@@ -556,3 +557,12 @@ void test('the summary reads payments_by_completed and payments_by_created, neve
     assert.doesNotMatch(plan, /SCAN payments\b(?! USING)|Seq Scan on payments/, plan);
   }
 });
+
+if (TEST_ENGINE === 'postgres') {
+  void test('PostgreSQL sessions plan no parallel workers (starting them cost more than the read)', async () => {
+    const { rows } = await sql<{
+      value: string;
+    }>`select current_setting('max_parallel_workers_per_gather') as value`.execute(t.database.db);
+    assert.deepEqual(rows, [{ value: '0' }]);
+  });
+}

@@ -72,7 +72,7 @@ export interface paths {
          *     | --- | --- | --- |
          *     | 400 | `InvalidParameter` | A parameter, header (e.g. organization-id) or body field is missing or invalid; `details.field` names it. |
          *     | 401 | `UNAUTHORIZED` | The api-key header is missing, unknown or revoked. |
-         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role lacks the permission. |
+         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role lacks the permission (`details.requiredRole`). |
          *     | 429 | `RATE_LIMITED` | Too many requests from this key; retry after `Retry-After` seconds. |
          *     | 500 | `INTERNAL` | An unexpected error; the requestId identifies it in the logs. |
          *     | 503 | `SERVICE_UNAVAILABLE` | The database is unreachable; retry after `Retry-After` seconds. |
@@ -103,7 +103,7 @@ export interface paths {
          *     | --- | --- | --- |
          *     | 400 | `InvalidParameter` | A parameter, header (e.g. organization-id) or body field is missing or invalid; `details.field` names it. |
          *     | 401 | `UNAUTHORIZED` | The api-key header is missing, unknown or revoked. |
-         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role lacks the permission. |
+         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role lacks the permission (`details.requiredRole`). |
          *     | 429 | `RATE_LIMITED` | Too many requests from this key; retry after `Retry-After` seconds. |
          *     | 500 | `INTERNAL` | An unexpected error; the requestId identifies it in the logs. |
          *     | 503 | `SERVICE_UNAVAILABLE` | The database is unreachable; retry after `Retry-After` seconds. |
@@ -152,7 +152,7 @@ export interface paths {
          *     | --- | --- | --- |
          *     | 400 | `InvalidParameter` | A parameter, header (e.g. organization-id) or body field is missing or invalid; `details.field` names it. |
          *     | 401 | `UNAUTHORIZED` | The api-key header is missing, unknown or revoked. |
-         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role lacks the permission. |
+         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role lacks the permission (`details.requiredRole`). |
          *     | 404 | `NOT_FOUND` | Nothing with this id exists in this organization. |
          *     | 429 | `RATE_LIMITED` | Too many requests from this key; retry after `Retry-After` seconds. |
          *     | 500 | `INTERNAL` | An unexpected error; the requestId identifies it in the logs. |
@@ -204,7 +204,7 @@ export interface paths {
          *     | --- | --- | --- |
          *     | 400 | `InvalidParameter` | A parameter, header (e.g. organization-id) or body field is missing or invalid; `details.field` names it. |
          *     | 401 | `UNAUTHORIZED` | The api-key header is missing, unknown or revoked. |
-         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role lacks the permission. |
+         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role lacks the permission (`details.requiredRole`). |
          *     | 404 | `NOT_FOUND` | Nothing with this id exists in this organization. |
          *     | 429 | `RATE_LIMITED` | Too many requests from this key; retry after `Retry-After` seconds. |
          *     | 500 | `INTERNAL` | An unexpected error; the requestId identifies it in the logs. |
@@ -352,7 +352,7 @@ export interface paths {
          *     | --- | --- | --- |
          *     | 400 | `InvalidParameter` | A parameter, header (e.g. organization-id) or body field is missing or invalid; `details.field` names it. |
          *     | 401 | `UNAUTHORIZED` | The api-key header is missing, unknown or revoked. |
-         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role lacks the permission. |
+         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role lacks the permission (`details.requiredRole`). |
          *     | 429 | `RATE_LIMITED` | Too many requests from this key; retry after `Retry-After` seconds. |
          *     | 500 | `INTERNAL` | An unexpected error; the requestId identifies it in the logs. |
          *     | 503 | `SERVICE_UNAVAILABLE` | The database is unreachable; retry after `Retry-After` seconds. |
@@ -369,7 +369,7 @@ export interface paths {
          *     | --- | --- | --- |
          *     | 400 | `InvalidParameter` | A parameter, header (e.g. organization-id) or body field is missing or invalid; `details.field` names it. |
          *     | 401 | `UNAUTHORIZED` | The api-key header is missing, unknown or revoked. |
-         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or is not an admin key. |
+         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role is not admin (`details.requiredRole`). |
          *     | 409 | `IDEMPOTENCY_IN_PROGRESS` | A request with the same Idempotency-Key is still running; retry it later for its answer. |
          *     | 413 | `PAYLOAD_TOO_LARGE` | The request body is too large. |
          *     | 415 | `UNSUPPORTED_MEDIA_TYPE` | Request bodies must be application/json. |
@@ -400,7 +400,7 @@ export interface paths {
          *     | --- | --- | --- |
          *     | 400 | `InvalidParameter` | A parameter, header (e.g. organization-id) or body field is missing or invalid; `details.field` names it. |
          *     | 401 | `UNAUTHORIZED` | The api-key header is missing, unknown or revoked. |
-         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role lacks the permission. |
+         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role lacks the permission (`details.requiredRole`). |
          *     | 404 | `NOT_FOUND` | Nothing with this id exists in this organization. |
          *     | 429 | `RATE_LIMITED` | Too many requests from this key; retry after `Retry-After` seconds. |
          *     | 500 | `INTERNAL` | An unexpected error; the requestId identifies it in the logs. |
@@ -417,7 +417,7 @@ export interface paths {
          *     | --- | --- | --- |
          *     | 400 | `InvalidParameter` | A parameter, header (e.g. organization-id) or body field is missing or invalid; `details.field` names it. |
          *     | 401 | `UNAUTHORIZED` | The api-key header is missing, unknown or revoked. |
-         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or is not an admin key. |
+         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role is not admin (`details.requiredRole`). |
          *     | 404 | `NOT_FOUND` | Nothing with this id exists in this organization. |
          *     | 409 | `IDEMPOTENCY_IN_PROGRESS` | A request with the same Idempotency-Key is still running; retry it later for its answer. |
          *     | 413 | `PAYLOAD_TOO_LARGE` | The request body is too large. |
@@ -440,7 +440,7 @@ export interface paths {
          *     | --- | --- | --- |
          *     | 400 | `InvalidParameter` | A parameter, header (e.g. organization-id) or body field is missing or invalid; `details.field` names it. |
          *     | 401 | `UNAUTHORIZED` | The api-key header is missing, unknown or revoked. |
-         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or is not an admin key. |
+         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role is not admin (`details.requiredRole`). |
          *     | 404 | `NOT_FOUND` | Nothing with this id exists in this organization. |
          *     | 409 | `IDEMPOTENCY_IN_PROGRESS` | A request with the same Idempotency-Key is still running; retry it later for its answer. |
          *     | 413 | `PAYLOAD_TOO_LARGE` | The request body is too large. |
@@ -470,7 +470,7 @@ export interface paths {
          *     | --- | --- | --- |
          *     | 400 | `InvalidParameter` | A parameter, header (e.g. organization-id) or body field is missing or invalid; `details.field` names it. |
          *     | 401 | `UNAUTHORIZED` | The api-key header is missing, unknown or revoked. |
-         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role lacks the permission. |
+         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role lacks the permission (`details.requiredRole`). |
          *     | 429 | `RATE_LIMITED` | Too many requests from this key; retry after `Retry-After` seconds. |
          *     | 500 | `INTERNAL` | An unexpected error; the requestId identifies it in the logs. |
          *     | 503 | `SERVICE_UNAVAILABLE` | The database is unreachable; retry after `Retry-After` seconds. |
@@ -525,7 +525,7 @@ export interface paths {
          *     | --- | --- | --- |
          *     | 400 | `InvalidParameter` | A parameter, header (e.g. organization-id) or body field is missing or invalid; `details.field` names it. |
          *     | 401 | `UNAUTHORIZED` | The api-key header is missing, unknown or revoked. |
-         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role lacks the permission. |
+         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role lacks the permission (`details.requiredRole`). |
          *     | 404 | `NOT_FOUND` | Nothing with this id exists in this organization. |
          *     | 429 | `RATE_LIMITED` | Too many requests from this key; retry after `Retry-After` seconds. |
          *     | 500 | `INTERNAL` | An unexpected error; the requestId identifies it in the logs. |
@@ -676,7 +676,7 @@ export interface paths {
          *     | --- | --- | --- |
          *     | 400 | `InvalidParameter` | A parameter, header (e.g. organization-id) or body field is missing or invalid; `details.field` names it. |
          *     | 401 | `UNAUTHORIZED` | The api-key header is missing, unknown or revoked. |
-         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role lacks the permission. |
+         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role lacks the permission (`details.requiredRole`). |
          *     | 429 | `RATE_LIMITED` | Too many requests from this key; retry after `Retry-After` seconds. |
          *     | 500 | `INTERNAL` | An unexpected error; the requestId identifies it in the logs. |
          *     | 503 | `SERVICE_UNAVAILABLE` | The database is unreachable; retry after `Retry-After` seconds. |
@@ -733,7 +733,7 @@ export interface paths {
          *     | --- | --- | --- |
          *     | 400 | `InvalidParameter` | A parameter, header (e.g. organization-id) or body field is missing or invalid; `details.field` names it. |
          *     | 401 | `UNAUTHORIZED` | The api-key header is missing, unknown or revoked. |
-         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role lacks the permission. |
+         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role lacks the permission (`details.requiredRole`). |
          *     | 404 | `NOT_FOUND` | Nothing with this id exists in this organization. |
          *     | 429 | `RATE_LIMITED` | Too many requests from this key; retry after `Retry-After` seconds. |
          *     | 500 | `INTERNAL` | An unexpected error; the requestId identifies it in the logs. |
@@ -851,7 +851,7 @@ export interface paths {
          *     | --- | --- | --- |
          *     | 400 | `InvalidParameter` | A parameter, header (e.g. organization-id) or body field is missing or invalid; `details.field` names it. |
          *     | 401 | `UNAUTHORIZED` | The api-key header is missing, unknown or revoked. |
-         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role lacks the permission. |
+         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role lacks the permission (`details.requiredRole`). |
          *     | 404 | `NOT_FOUND` | Nothing with this id exists in this organization. |
          *     | 429 | `RATE_LIMITED` | Too many requests from this key; retry after `Retry-After` seconds. |
          *     | 500 | `INTERNAL` | An unexpected error; the requestId identifies it in the logs. |
@@ -883,7 +883,7 @@ export interface paths {
          *     | --- | --- | --- |
          *     | 400 | `InvalidParameter` | A bad or too long range (at most 92 days), an unknown time zone or groupBy; `details.field` names it. |
          *     | 401 | `UNAUTHORIZED` | The api-key header is missing, unknown or revoked. |
-         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or is below manager. |
+         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or is below manager (`details.requiredRole`). |
          *     | 429 | `RATE_LIMITED` | Too many requests from this key; retry after `Retry-After` seconds. |
          *     | 500 | `INTERNAL` | An unexpected error; the requestId identifies it in the logs. |
          *     | 503 | `SERVICE_UNAVAILABLE` | The database is unreachable; retry after `Retry-After` seconds. |
@@ -906,7 +906,20 @@ export interface paths {
         };
         /**
          * The events feed, oldest first: follow `next` to receive every event exactly once
-         * @description API.md §7.1.
+         * @description Every change to the organization's orders, payments, invoices, payment methods and webhook endpoints, as events (API.md §7), in one order that never changes (§7.1). Any role may read it.
+         *
+         *     Keep passing `next` back as `after`: a reader that does receives every committed event exactly once, also when transactions commit in another order than they wrote, on one instance or many. `next` is never null: with nothing new it is the given `after` again. Use `wait` (up to 30 s) to hold the request open until an event arrives instead of polling; it answers as soon as one commits. Narrow with `type` (`payment.created`, or a prefix such as `payment.`) and `entityId` (e.g. an order's events). Use the feed to keep a copy in step; use webhooks (§7.2) to be called instead.
+         *
+         *     **Error codes**
+         *
+         *     | Status | Code | Meaning |
+         *     | --- | --- | --- |
+         *     | 400 | `InvalidParameter` | `after` is not a `next` this feed answered, or `limit` (1–100), `type`, `entityId`, `wait` (0–30) or a header is invalid; `details.field` names it. |
+         *     | 401 | `UNAUTHORIZED` | The api-key header is missing, unknown or revoked. |
+         *     | 403 | `FORBIDDEN` | The key may not act on this organization (the feed itself is open to every role). |
+         *     | 429 | `RATE_LIMITED` | Too many requests from this key; retry after `Retry-After` seconds. |
+         *     | 500 | `INTERNAL` | An unexpected error; the requestId identifies it in the logs. |
+         *     | 503 | `SERVICE_UNAVAILABLE` | The database is unreachable; retry after `Retry-After` seconds. |
          */
         get: operations["listEvents"];
         put?: never;
@@ -926,13 +939,39 @@ export interface paths {
         };
         /**
          * List webhook endpoints, newest first (admin)
-         * @description API.md §7.2.
+         * @description The organization's endpoints (API.md §7.2), never their secrets. Newest first, cursor paging: pass `next` back as `cursor`; null on the last page.
+         *
+         *     **Error codes**
+         *
+         *     | Status | Code | Meaning |
+         *     | --- | --- | --- |
+         *     | 400 | `InvalidParameter` | `cursor` is not a `next` this list answered, or `limit`, a filter or a header is invalid; `details.field` names it. |
+         *     | 401 | `UNAUTHORIZED` | The api-key header is missing, unknown or revoked. |
+         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role is not admin (`details.requiredRole`: `admin`). |
+         *     | 429 | `RATE_LIMITED` | Too many requests from this key; retry after `Retry-After` seconds. |
+         *     | 500 | `INTERNAL` | An unexpected error; the requestId identifies it in the logs. |
+         *     | 503 | `SERVICE_UNAVAILABLE` | The database is unreachable; retry after `Retry-After` seconds. |
          */
         get: operations["listWebhookEndpoints"];
         put?: never;
         /**
          * Create a webhook endpoint; its secret is answered only here (admin)
-         * @description API.md §7.2.
+         * @description Registers a URL to be called with every event of the organization whose type matches `events` (exact types or prefixes ending in `.*`; absent = all), signed per Standard Webhooks 1.0 (API.md §7.2, §7.3). The answer carries the `secret` (`whsec_…`) that signs deliveries: keep it, it is never shown again (rotate it to get a new one). Events committed from now on are delivered; use the feed (§7.1) for older ones.
+         *
+         *     **Error codes**
+         *
+         *     | Status | Code | Meaning |
+         *     | --- | --- | --- |
+         *     | 400 | `InvalidParameter` | A field is invalid; `details.field` names it. `url`: not an absolute `https://` URL (`http://` only with WEBHOOK_ALLOW_HTTP=1), carries credentials, or its host is or resolves to a loopback, private, link-local or unspecified address (unless WEBHOOK_ALLOW_PRIVATE=1); `events`: empty, over 50 entries, or an entry neither an event type nor a prefix ending in `.*`; `description`: over 500 characters; or an unknown field, a header. |
+         *     | 401 | `UNAUTHORIZED` | The api-key header is missing, unknown or revoked. |
+         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role is not admin (`details.requiredRole`: `admin`). |
+         *     | 409 | `IDEMPOTENCY_IN_PROGRESS` | A request with the same Idempotency-Key is still running; retry it later for its answer. |
+         *     | 413 | `PAYLOAD_TOO_LARGE` | The request body is too large. |
+         *     | 415 | `UNSUPPORTED_MEDIA_TYPE` | Request bodies must be application/json. |
+         *     | 422 | `IDEMPOTENCY_KEY_REUSED` | The Idempotency-Key was used before with another method, path or body. |
+         *     | 429 | `RATE_LIMITED` | Too many requests from this key; retry after `Retry-After` seconds. |
+         *     | 500 | `INTERNAL` | An unexpected error; the requestId identifies it in the logs. |
+         *     | 503 | `SERVICE_UNAVAILABLE` | The database is unreachable; retry after `Retry-After` seconds. |
          */
         post: operations["createWebhookEndpoint"];
         delete?: never;
@@ -950,21 +989,65 @@ export interface paths {
         };
         /**
          * Get a webhook endpoint (never its secret) (admin)
-         * @description API.md §7.2.
+         * @description Its URL, event filter, whether it is enabled, and `failingSince`: since when every attempt has failed (null while deliveries succeed); after 5 days of that it is disabled (API.md §7.2, §7.3).
+         *
+         *     **Error codes**
+         *
+         *     | Status | Code | Meaning |
+         *     | --- | --- | --- |
+         *     | 400 | `InvalidParameter` | A parameter, header (e.g. organization-id) or body field is missing or invalid; `details.field` names it. |
+         *     | 401 | `UNAUTHORIZED` | The api-key header is missing, unknown or revoked. |
+         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role is not admin (`details.requiredRole`: `admin`). |
+         *     | 404 | `NOT_FOUND` | No webhook endpoint with this id in this organization. |
+         *     | 429 | `RATE_LIMITED` | Too many requests from this key; retry after `Retry-After` seconds. |
+         *     | 500 | `INTERNAL` | An unexpected error; the requestId identifies it in the logs. |
+         *     | 503 | `SERVICE_UNAVAILABLE` | The database is unreachable; retry after `Retry-After` seconds. |
          */
         get: operations["getWebhookEndpoint"];
         put?: never;
         post?: never;
         /**
          * Delete a webhook endpoint and its pending deliveries (admin)
-         * @description API.md §7.2.
+         * @description Nothing more is sent to it, not even deliveries already due; its delivery history goes with it (API.md §7.2). To pause instead, set `enabled` to false.
+         *
+         *     **Error codes**
+         *
+         *     | Status | Code | Meaning |
+         *     | --- | --- | --- |
+         *     | 400 | `InvalidParameter` | A parameter, header (e.g. organization-id) or body field is missing or invalid; `details.field` names it. |
+         *     | 401 | `UNAUTHORIZED` | The api-key header is missing, unknown or revoked. |
+         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role is not admin (`details.requiredRole`: `admin`). |
+         *     | 404 | `NOT_FOUND` | No webhook endpoint with this id in this organization. |
+         *     | 409 | `IDEMPOTENCY_IN_PROGRESS` | A request with the same Idempotency-Key is still running; retry it later for its answer. |
+         *     | 413 | `PAYLOAD_TOO_LARGE` | The request body is too large. |
+         *     | 415 | `UNSUPPORTED_MEDIA_TYPE` | Request bodies must be application/json. |
+         *     | 422 | `IDEMPOTENCY_KEY_REUSED` | The Idempotency-Key was used before with another method, path or body. |
+         *     | 429 | `RATE_LIMITED` | Too many requests from this key; retry after `Retry-After` seconds. |
+         *     | 500 | `INTERNAL` | An unexpected error; the requestId identifies it in the logs. |
+         *     | 503 | `SERVICE_UNAVAILABLE` | The database is unreachable; retry after `Retry-After` seconds. |
          */
         delete: operations["deleteWebhookEndpoint"];
         options?: never;
         head?: never;
         /**
          * Change a webhook endpoint (admin)
-         * @description API.md §7.2.
+         * @description Changes `url`, `events`, `description` or `enabled` (API.md §7.2); `null` for `events` means every event again, for `description` clears it. Turning an endpoint on again restarts its 5 days of failure. The URL rules are those of creation.
+         *
+         *     **Error codes**
+         *
+         *     | Status | Code | Meaning |
+         *     | --- | --- | --- |
+         *     | 400 | `InvalidParameter` | A field is invalid; `details.field` names it. `url`: not an absolute `https://` URL (`http://` only with WEBHOOK_ALLOW_HTTP=1), carries credentials, or its host is or resolves to a loopback, private, link-local or unspecified address (unless WEBHOOK_ALLOW_PRIVATE=1); `events`: empty, over 50 entries, or an entry neither an event type nor a prefix ending in `.*`; `description`: over 500 characters; or an unknown field, a header. |
+         *     | 401 | `UNAUTHORIZED` | The api-key header is missing, unknown or revoked. |
+         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role is not admin (`details.requiredRole`: `admin`). |
+         *     | 404 | `NOT_FOUND` | No webhook endpoint with this id in this organization. |
+         *     | 409 | `IDEMPOTENCY_IN_PROGRESS` | A request with the same Idempotency-Key is still running; retry it later for its answer. |
+         *     | 413 | `PAYLOAD_TOO_LARGE` | The request body is too large. |
+         *     | 415 | `UNSUPPORTED_MEDIA_TYPE` | Request bodies must be application/json. |
+         *     | 422 | `IDEMPOTENCY_KEY_REUSED` | The Idempotency-Key was used before with another method, path or body. |
+         *     | 429 | `RATE_LIMITED` | Too many requests from this key; retry after `Retry-After` seconds. |
+         *     | 500 | `INTERNAL` | An unexpected error; the requestId identifies it in the logs. |
+         *     | 503 | `SERVICE_UNAVAILABLE` | The database is unreachable; retry after `Retry-After` seconds. |
          */
         patch: operations["updateWebhookEndpoint"];
         trace?: never;
@@ -980,7 +1063,23 @@ export interface paths {
         put?: never;
         /**
          * A new secret; the previous one keeps signing beside it for 24 h (admin)
-         * @description API.md §7.2.
+         * @description Answers the new `secret` (shown only here). For 24 h deliveries carry two signatures, one per secret, so receivers can switch without missing one (API.md §7.2).
+         *
+         *     **Error codes**
+         *
+         *     | Status | Code | Meaning |
+         *     | --- | --- | --- |
+         *     | 400 | `InvalidParameter` | A parameter, header (e.g. organization-id) or body field is missing or invalid; `details.field` names it. |
+         *     | 401 | `UNAUTHORIZED` | The api-key header is missing, unknown or revoked. |
+         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role is not admin (`details.requiredRole`: `admin`). |
+         *     | 404 | `NOT_FOUND` | No webhook endpoint with this id in this organization. |
+         *     | 409 | `IDEMPOTENCY_IN_PROGRESS` | A request with the same Idempotency-Key is still running; retry it later for its answer. |
+         *     | 413 | `PAYLOAD_TOO_LARGE` | The request body is too large. |
+         *     | 415 | `UNSUPPORTED_MEDIA_TYPE` | Request bodies must be application/json. |
+         *     | 422 | `IDEMPOTENCY_KEY_REUSED` | The Idempotency-Key was used before with another method, path or body. |
+         *     | 429 | `RATE_LIMITED` | Too many requests from this key; retry after `Retry-After` seconds. |
+         *     | 500 | `INTERNAL` | An unexpected error; the requestId identifies it in the logs. |
+         *     | 503 | `SERVICE_UNAVAILABLE` | The database is unreachable; retry after `Retry-After` seconds. |
          */
         post: operations["rotateWebhookSecret"];
         delete?: never;
@@ -1000,7 +1099,23 @@ export interface paths {
         put?: never;
         /**
          * Send a webhook.test event to this endpoint alone (admin)
-         * @description API.md §7.2.
+         * @description Checks a receiver end to end: a `webhook.test` event (not in the feed) is delivered to this endpoint like any other, with retries; its delivery appears under `/deliveries` with `eventId` as answered here (API.md §7.2).
+         *
+         *     **Error codes**
+         *
+         *     | Status | Code | Meaning |
+         *     | --- | --- | --- |
+         *     | 400 | `InvalidParameter` | A parameter, header (e.g. organization-id) or body field is missing or invalid; `details.field` names it. |
+         *     | 401 | `UNAUTHORIZED` | The api-key header is missing, unknown or revoked. |
+         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role is not admin (`details.requiredRole`: `admin`). |
+         *     | 404 | `NOT_FOUND` | No webhook endpoint with this id in this organization. |
+         *     | 409 | `IDEMPOTENCY_IN_PROGRESS` | A request with the same Idempotency-Key is still running; retry it later for its answer. |
+         *     | 413 | `PAYLOAD_TOO_LARGE` | The request body is too large. |
+         *     | 415 | `UNSUPPORTED_MEDIA_TYPE` | Request bodies must be application/json. |
+         *     | 422 | `IDEMPOTENCY_KEY_REUSED` | The Idempotency-Key was used before with another method, path or body. |
+         *     | 429 | `RATE_LIMITED` | Too many requests from this key; retry after `Retry-After` seconds. |
+         *     | 500 | `INTERNAL` | An unexpected error; the requestId identifies it in the logs. |
+         *     | 503 | `SERVICE_UNAVAILABLE` | The database is unreachable; retry after `Retry-After` seconds. |
          */
         post: operations["testWebhookEndpoint"];
         delete?: never;
@@ -1018,7 +1133,19 @@ export interface paths {
         };
         /**
          * An endpoint's deliveries, newest first (admin)
-         * @description API.md §7.2.
+         * @description Each delivery of an event to this endpoint: `status` (pending, succeeded, failed), attempts, the last answer (`lastStatusCode`, up to 1 KB of `lastError`) and when the next attempt is due; filter by `status` (API.md §7.2, §7.3). Newest first, cursor paging: pass `next` back as `cursor`; null on the last page.
+         *
+         *     **Error codes**
+         *
+         *     | Status | Code | Meaning |
+         *     | --- | --- | --- |
+         *     | 400 | `InvalidParameter` | `cursor` is not a `next` this list answered, or `limit`, a filter or a header is invalid; `details.field` names it. |
+         *     | 401 | `UNAUTHORIZED` | The api-key header is missing, unknown or revoked. |
+         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role is not admin (`details.requiredRole`: `admin`). |
+         *     | 404 | `NOT_FOUND` | No webhook endpoint with this id in this organization. |
+         *     | 429 | `RATE_LIMITED` | Too many requests from this key; retry after `Retry-After` seconds. |
+         *     | 500 | `INTERNAL` | An unexpected error; the requestId identifies it in the logs. |
+         *     | 503 | `SERVICE_UNAVAILABLE` | The database is unreachable; retry after `Retry-After` seconds. |
          */
         get: operations["listWebhookDeliveries"];
         put?: never;
@@ -1040,7 +1167,23 @@ export interface paths {
         put?: never;
         /**
          * Schedule a new attempt of a delivery now (admin)
-         * @description API.md §7.2.
+         * @description The delivery is pending again and due now, also when it had failed for good (API.md §7.2); the worker makes the attempt within moments. The receiver sees the same `webhook-id` as before, so it can de-duplicate.
+         *
+         *     **Error codes**
+         *
+         *     | Status | Code | Meaning |
+         *     | --- | --- | --- |
+         *     | 400 | `InvalidParameter` | A parameter, header (e.g. organization-id) or body field is missing or invalid; `details.field` names it. |
+         *     | 401 | `UNAUTHORIZED` | The api-key header is missing, unknown or revoked. |
+         *     | 403 | `FORBIDDEN` | The key may not act on this organization, or its role is not admin (`details.requiredRole`: `admin`). |
+         *     | 404 | `NOT_FOUND` | No such webhook endpoint, or no delivery with this id to that endpoint. |
+         *     | 409 | `IDEMPOTENCY_IN_PROGRESS` | A request with the same Idempotency-Key is still running; retry it later for its answer. |
+         *     | 413 | `PAYLOAD_TOO_LARGE` | The request body is too large. |
+         *     | 415 | `UNSUPPORTED_MEDIA_TYPE` | Request bodies must be application/json. |
+         *     | 422 | `IDEMPOTENCY_KEY_REUSED` | The Idempotency-Key was used before with another method, path or body. |
+         *     | 429 | `RATE_LIMITED` | Too many requests from this key; retry after `Retry-After` seconds. |
+         *     | 500 | `INTERNAL` | An unexpected error; the requestId identifies it in the logs. |
+         *     | 503 | `SERVICE_UNAVAILABLE` | The database is unreachable; retry after `Retry-After` seconds. |
          */
         post: operations["retryWebhookDelivery"];
         delete?: never;
@@ -1755,8 +1898,8 @@ export interface operations {
     };
     listOrders: {
         parameters: {
-            query: {
-                limit: number;
+            query?: {
+                limit?: number;
                 cursor?: string;
                 createdFrom?: string;
                 createdTo?: string;
@@ -3564,8 +3707,8 @@ export interface operations {
     };
     listPaymentMethods: {
         parameters: {
-            query: {
-                limit: number;
+            query?: {
+                limit?: number;
                 cursor?: string;
                 createdFrom?: string;
                 createdTo?: string;
@@ -4711,8 +4854,8 @@ export interface operations {
     };
     listInvoices: {
         parameters: {
-            query: {
-                limit: number;
+            query?: {
+                limit?: number;
                 cursor?: string;
                 createdFrom?: string;
                 createdTo?: string;
@@ -6373,8 +6516,8 @@ export interface operations {
     };
     listPayments: {
         parameters: {
-            query: {
-                limit: number;
+            query?: {
+                limit?: number;
                 cursor?: string;
                 createdFrom?: string;
                 createdTo?: string;
@@ -8000,7 +8143,7 @@ export interface operations {
                  * @example Asia/Riyadh
                  */
                 timeZone?: string;
-                groupBy: "method" | "day" | "method,day";
+                groupBy?: "method" | "day" | "method,day";
             };
             header?: never;
             path?: never;
@@ -8151,15 +8294,15 @@ export interface operations {
     };
     listEvents: {
         parameters: {
-            query: {
+            query?: {
                 /** @description A `next` of an earlier answer; absent = from the oldest kept event. */
                 after?: string;
-                limit: number;
+                limit?: number;
                 /** @description An exact type (`payment.created`) or a prefix ending in `.` (`payment.`). */
                 type?: string;
                 entityId?: string;
                 /** @description Seconds to hold the request while nothing new is there; answers at once when an event commits. */
-                wait: number;
+                wait?: number;
             };
             header?: never;
             path?: never;
@@ -8167,7 +8310,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description Success: the envelope, its `data` as below. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8209,7 +8352,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Functional error: validation or a business rule: `InvalidParameter`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8217,7 +8360,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "InvalidParameter";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -8227,7 +8371,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Unauthenticated: `UNAUTHORIZED`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8235,7 +8379,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "UNAUTHORIZED";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -8245,7 +8390,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Forbidden: `FORBIDDEN`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8253,7 +8398,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "FORBIDDEN";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -8263,15 +8409,18 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
-            404: {
+            /** @description Rate limited: `RATE_LIMITED`. */
+            429: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -8281,43 +8430,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            code: string;
-                            message: string;
-                            details?: {
-                                [key: string]: unknown;
-                            };
-                        };
-                        requestId: string;
-                    };
-                };
-            };
-            /** @description Default Response */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            code: string;
-                            message: string;
-                            details?: {
-                                [key: string]: unknown;
-                            };
-                        };
-                        requestId: string;
-                    };
-                };
-            };
-            /** @description Default Response */
+            /** @description Internal error: `INTERNAL`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8325,7 +8438,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "INTERNAL";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -8335,15 +8449,18 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Database unavailable: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "SERVICE_UNAVAILABLE";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -8357,8 +8474,8 @@ export interface operations {
     };
     listWebhookEndpoints: {
         parameters: {
-            query: {
-                limit: number;
+            query?: {
+                limit?: number;
                 cursor?: string;
             };
             header?: never;
@@ -8367,7 +8484,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description Success: the envelope, its `data` as below. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8406,7 +8523,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Functional error: validation or a business rule: `InvalidParameter`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8414,7 +8531,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "InvalidParameter";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -8424,7 +8542,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Unauthenticated: `UNAUTHORIZED`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8432,7 +8550,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "UNAUTHORIZED";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -8442,7 +8561,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Forbidden: `FORBIDDEN`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8450,7 +8569,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "FORBIDDEN";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -8460,15 +8580,18 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
-            404: {
+            /** @description Rate limited: `RATE_LIMITED`. */
+            429: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -8478,43 +8601,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            code: string;
-                            message: string;
-                            details?: {
-                                [key: string]: unknown;
-                            };
-                        };
-                        requestId: string;
-                    };
-                };
-            };
-            /** @description Default Response */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            code: string;
-                            message: string;
-                            details?: {
-                                [key: string]: unknown;
-                            };
-                        };
-                        requestId: string;
-                    };
-                };
-            };
-            /** @description Default Response */
+            /** @description Internal error: `INTERNAL`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8522,7 +8609,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "INTERNAL";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -8532,15 +8620,18 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Database unavailable: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "SERVICE_UNAVAILABLE";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -8564,6 +8655,19 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "params": {
+                 *         "url": "https://erp.example.com/hooks/om",
+                 *         "events": [
+                 *           "payment.*",
+                 *           "invoice.sent"
+                 *         ],
+                 *         "description": "ERP: payments and sent invoices",
+                 *         "enabled": true
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     params: {
                         /** @example https://erp.example.com/hooks/om */
@@ -8583,7 +8687,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Success: the envelope, its `data` as below. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8607,7 +8711,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Functional error: validation or a business rule: `InvalidParameter`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8615,7 +8719,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "InvalidParameter";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -8625,7 +8730,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Unauthenticated: `UNAUTHORIZED`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8633,7 +8738,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "UNAUTHORIZED";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -8643,7 +8749,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Forbidden: `FORBIDDEN`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8651,7 +8757,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "FORBIDDEN";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -8661,15 +8768,16 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
-            404: {
+            /** @description Conflict: `IDEMPOTENCY_IN_PROGRESS`. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "IDEMPOTENCY_IN_PROGRESS";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -8679,7 +8787,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Body too large: `PAYLOAD_TOO_LARGE`. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -8687,7 +8795,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "PAYLOAD_TOO_LARGE";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -8697,7 +8806,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Unsupported media type: `UNSUPPORTED_MEDIA_TYPE`. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -8705,7 +8814,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -8715,7 +8825,47 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Idempotency key reused: `IDEMPOTENCY_KEY_REUSED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "IDEMPOTENCY_KEY_REUSED";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description Rate limited: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description Internal error: `INTERNAL`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8723,7 +8873,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "INTERNAL";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -8733,15 +8884,18 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Database unavailable: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "SERVICE_UNAVAILABLE";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -8764,7 +8918,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description Success: the envelope, its `data` as below. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8802,7 +8956,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Functional error: validation or a business rule: `InvalidParameter`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8810,7 +8964,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "InvalidParameter";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -8820,7 +8975,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Unauthenticated: `UNAUTHORIZED`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8828,7 +8983,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "UNAUTHORIZED";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -8838,7 +8994,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Forbidden: `FORBIDDEN`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8846,7 +9002,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "FORBIDDEN";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -8856,7 +9013,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Not found: `NOT_FOUND`. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8864,7 +9021,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -8874,15 +9032,18 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
-            413: {
+            /** @description Rate limited: `RATE_LIMITED`. */
+            429: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -8892,25 +9053,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            code: string;
-                            message: string;
-                            details?: {
-                                [key: string]: unknown;
-                            };
-                        };
-                        requestId: string;
-                    };
-                };
-            };
-            /** @description Default Response */
+            /** @description Internal error: `INTERNAL`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8918,7 +9061,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "INTERNAL";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -8928,15 +9072,18 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Database unavailable: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "SERVICE_UNAVAILABLE";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -8968,7 +9115,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Success: the envelope, its `data` as below. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8992,7 +9139,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Functional error: validation or a business rule: `InvalidParameter`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9000,7 +9147,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "InvalidParameter";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9010,7 +9158,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Unauthenticated: `UNAUTHORIZED`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9018,7 +9166,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "UNAUTHORIZED";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9028,7 +9177,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Forbidden: `FORBIDDEN`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9036,7 +9185,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "FORBIDDEN";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9046,7 +9196,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Not found: `NOT_FOUND`. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9054,7 +9204,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9064,7 +9215,26 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Conflict: `IDEMPOTENCY_IN_PROGRESS`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "IDEMPOTENCY_IN_PROGRESS";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description Body too large: `PAYLOAD_TOO_LARGE`. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -9072,7 +9242,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "PAYLOAD_TOO_LARGE";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9082,7 +9253,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Unsupported media type: `UNSUPPORTED_MEDIA_TYPE`. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -9090,7 +9261,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9100,7 +9272,47 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Idempotency key reused: `IDEMPOTENCY_KEY_REUSED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "IDEMPOTENCY_KEY_REUSED";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description Rate limited: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description Internal error: `INTERNAL`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9108,7 +9320,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "INTERNAL";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9118,15 +9331,18 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Database unavailable: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "SERVICE_UNAVAILABLE";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9152,6 +9368,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "params": {
+                 *         "events": [
+                 *           "payment.*",
+                 *           "order.closed"
+                 *         ],
+                 *         "enabled": true
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     params: {
                         url?: string | null;
@@ -9170,7 +9397,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Success: the envelope, its `data` as below. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9194,7 +9421,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Functional error: validation or a business rule: `InvalidParameter`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9202,7 +9429,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "InvalidParameter";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9212,7 +9440,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Unauthenticated: `UNAUTHORIZED`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9220,7 +9448,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "UNAUTHORIZED";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9230,7 +9459,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Forbidden: `FORBIDDEN`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9238,7 +9467,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "FORBIDDEN";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9248,7 +9478,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Not found: `NOT_FOUND`. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9256,7 +9486,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9266,7 +9497,26 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Conflict: `IDEMPOTENCY_IN_PROGRESS`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "IDEMPOTENCY_IN_PROGRESS";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description Body too large: `PAYLOAD_TOO_LARGE`. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -9274,7 +9524,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "PAYLOAD_TOO_LARGE";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9284,7 +9535,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Unsupported media type: `UNSUPPORTED_MEDIA_TYPE`. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -9292,7 +9543,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9302,7 +9554,47 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Idempotency key reused: `IDEMPOTENCY_KEY_REUSED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "IDEMPOTENCY_KEY_REUSED";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description Rate limited: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description Internal error: `INTERNAL`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9310,7 +9602,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "INTERNAL";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9320,15 +9613,18 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Database unavailable: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "SERVICE_UNAVAILABLE";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9360,7 +9656,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Success: the envelope, its `data` as below. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9383,7 +9679,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Functional error: validation or a business rule: `InvalidParameter`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9391,7 +9687,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "InvalidParameter";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9401,7 +9698,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Unauthenticated: `UNAUTHORIZED`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9409,7 +9706,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "UNAUTHORIZED";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9419,7 +9717,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Forbidden: `FORBIDDEN`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9427,7 +9725,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "FORBIDDEN";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9437,7 +9736,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Not found: `NOT_FOUND`. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9445,7 +9744,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9455,7 +9755,26 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Conflict: `IDEMPOTENCY_IN_PROGRESS`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "IDEMPOTENCY_IN_PROGRESS";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description Body too large: `PAYLOAD_TOO_LARGE`. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -9463,7 +9782,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "PAYLOAD_TOO_LARGE";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9473,7 +9793,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Unsupported media type: `UNSUPPORTED_MEDIA_TYPE`. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -9481,7 +9801,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9491,7 +9812,47 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Idempotency key reused: `IDEMPOTENCY_KEY_REUSED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "IDEMPOTENCY_KEY_REUSED";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description Rate limited: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description Internal error: `INTERNAL`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9499,7 +9860,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "INTERNAL";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9509,15 +9871,18 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Database unavailable: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "SERVICE_UNAVAILABLE";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9549,7 +9914,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Success: the envelope, its `data` as below. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9574,7 +9939,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Functional error: validation or a business rule: `InvalidParameter`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9582,7 +9947,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "InvalidParameter";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9592,7 +9958,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Unauthenticated: `UNAUTHORIZED`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9600,7 +9966,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "UNAUTHORIZED";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9610,7 +9977,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Forbidden: `FORBIDDEN`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9618,7 +9985,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "FORBIDDEN";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9628,7 +9996,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Not found: `NOT_FOUND`. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9636,7 +10004,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9646,7 +10015,26 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Conflict: `IDEMPOTENCY_IN_PROGRESS`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "IDEMPOTENCY_IN_PROGRESS";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description Body too large: `PAYLOAD_TOO_LARGE`. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -9654,7 +10042,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "PAYLOAD_TOO_LARGE";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9664,7 +10053,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Unsupported media type: `UNSUPPORTED_MEDIA_TYPE`. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -9672,7 +10061,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9682,7 +10072,47 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Idempotency key reused: `IDEMPOTENCY_KEY_REUSED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "IDEMPOTENCY_KEY_REUSED";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description Rate limited: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description Internal error: `INTERNAL`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9690,7 +10120,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "INTERNAL";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9700,15 +10131,18 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Database unavailable: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "SERVICE_UNAVAILABLE";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9722,8 +10156,8 @@ export interface operations {
     };
     listWebhookDeliveries: {
         parameters: {
-            query: {
-                limit: number;
+            query?: {
+                limit?: number;
                 cursor?: string;
                 status?: "pending" | "succeeded" | "failed";
             };
@@ -9735,7 +10169,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description Success: the envelope, its `data` as below. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9770,7 +10204,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Functional error: validation or a business rule: `InvalidParameter`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9778,7 +10212,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "InvalidParameter";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9788,7 +10223,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Unauthenticated: `UNAUTHORIZED`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9796,7 +10231,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "UNAUTHORIZED";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9806,7 +10242,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Forbidden: `FORBIDDEN`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9814,7 +10250,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "FORBIDDEN";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9824,7 +10261,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Not found: `NOT_FOUND`. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9832,7 +10269,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9842,15 +10280,18 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
-            413: {
+            /** @description Rate limited: `RATE_LIMITED`. */
+            429: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9860,25 +10301,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            code: string;
-                            message: string;
-                            details?: {
-                                [key: string]: unknown;
-                            };
-                        };
-                        requestId: string;
-                    };
-                };
-            };
-            /** @description Default Response */
+            /** @description Internal error: `INTERNAL`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9886,7 +10309,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "INTERNAL";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9896,15 +10320,18 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Database unavailable: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "SERVICE_UNAVAILABLE";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9937,7 +10364,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Success: the envelope, its `data` as below. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9961,7 +10388,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Functional error: validation or a business rule: `InvalidParameter`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9969,7 +10396,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "InvalidParameter";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9979,7 +10407,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Unauthenticated: `UNAUTHORIZED`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9987,7 +10415,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "UNAUTHORIZED";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -9997,7 +10426,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Forbidden: `FORBIDDEN`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10005,7 +10434,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "FORBIDDEN";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -10015,7 +10445,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Not found: `NOT_FOUND`. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10023,7 +10453,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -10033,7 +10464,26 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Conflict: `IDEMPOTENCY_IN_PROGRESS`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "IDEMPOTENCY_IN_PROGRESS";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description Body too large: `PAYLOAD_TOO_LARGE`. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -10041,7 +10491,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "PAYLOAD_TOO_LARGE";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -10051,7 +10502,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Unsupported media type: `UNSUPPORTED_MEDIA_TYPE`. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -10059,7 +10510,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -10069,7 +10521,47 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Idempotency key reused: `IDEMPOTENCY_KEY_REUSED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "IDEMPOTENCY_KEY_REUSED";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description Rate limited: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description Internal error: `INTERNAL`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -10077,7 +10569,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "INTERNAL";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -10087,15 +10580,18 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Database unavailable: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
                         error: {
-                            code: string;
+                            /** @enum {string} */
+                            code: "SERVICE_UNAVAILABLE";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -10109,8 +10605,8 @@ export interface operations {
     };
     listOrganizations: {
         parameters: {
-            query: {
-                limit: number;
+            query?: {
+                limit?: number;
                 cursor?: string;
             };
             header?: never;
@@ -10965,8 +11461,8 @@ export interface operations {
     };
     listApiKeys: {
         parameters: {
-            query: {
-                limit: number;
+            query?: {
+                limit?: number;
                 cursor?: string;
             };
             header?: never;

@@ -30,6 +30,7 @@ import { takeNotes, type CommitListener } from './commit-notes.ts';
 import { together } from './together.ts';
 import { FALLBACK_AUTOCHECKPOINT_PAGES, startCheckpointer } from './sqlite-checkpointer.ts';
 import { SqliteServerDriver, type SqliteHandles, type StatementObserver } from './sqlite-driver.ts';
+import { pgSessionOptions } from './pg-session.ts';
 
 export type Engine = 'sqlite' | 'postgres';
 export type Tx = Transaction<DB>;
@@ -164,6 +165,7 @@ export function createPgPool(url: string, poolSize: number): pg.Pool {
     connectionString: url,
     max: poolSize,
     application_name: 'om-payments',
+    options: pgSessionOptions(),
     // Bounded waits: an unreachable database answers 503 quickly instead of hanging.
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30_000,

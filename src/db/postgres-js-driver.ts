@@ -30,6 +30,7 @@ import {
 } from 'kysely';
 import postgres from 'postgres';
 import { isDeferred, TOGETHER, type SentStatement } from './pg-pool.ts';
+import { PG_SESSION_SETTINGS } from './pg-session.ts';
 
 const DEFERRED_PREFIX_LENGTH = '/* om:deferred */ '.length;
 const SAVEPOINT = /^savepoint\s+(.+)$/i;
@@ -251,7 +252,10 @@ export class PostgresJsDialect implements Dialect {
     this.#onSent = options.onSent;
     this.#sql = postgres(options.url, {
       max: options.poolSize,
-      connection: { application_name: 'om-payments' },
+      connection: {
+        application_name: 'om-payments',
+        ...PG_SESSION_SETTINGS,
+      },
       // Bounded waits, as for pg (src/db/engine.ts): seconds here.
       connect_timeout: 5,
       idle_timeout: 30,

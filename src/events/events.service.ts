@@ -1,6 +1,7 @@
 // The events feed (API.md §7.1): any role reads its organization's events in feed order.
 import type { Database } from '../db/engine.ts';
 import type { RequestContext } from '../shared/context.ts';
+import { feedWaiting, reportFeedAnswer } from '../shared/metrics.ts';
 import type { EventSignal } from './event-signal.ts';
 import {
   FEED_START,
@@ -35,6 +36,22 @@ export async function listEvents(
   signal: EventSignal,
   query: FeedQuery,
 ): Promise<{ items: EventRecord[]; next: string }> {
+  try {
+    const page = await readOrWait(database, ctx, signal, query);
+    reportFeedAnswer(page.items.length > 0 ? 'events' : query.wait > 0 ? 'timed_out' : 'empty');
+    return page;
+  } catch (error) {
+    reportFeedAnswer('error');
+    throw error;
+  }
+}
+
+async function readOrWait(
+  database: Database,
+  ctx: RequestContext,
+  signal: EventSignal,
+  query: FeedQuery,
+): Promise<{ items: EventRecord[]; next: string }> {
   const after = query.after === undefined ? FEED_START : decodeFeedCursor(query.after);
   const filter = { type: query.type, entityId: query.entityId };
   const deadline = Date.now() + query.wait * 1000;
@@ -51,11 +68,17 @@ export async function listEvents(
           last !== undefined ? encodeFeedCursor(last) : (query.after ?? encodeFeedCursor(after)),
       };
     }
-    if (heard && database.engine === 'postgres') {
-      await signal.wait(ctx.organization.id, Math.min(left, recheck));
-      recheck = Math.min(recheck * 2, RECHECK_MS.max);
-    } else {
-      await signal.wait(ctx.organization.id, left);
+    // Counted while held, so a scrape sees how many readers hang on the feed right now.
+    const done = feedWaiting();
+    try {
+      if (heard && database.engine === 'postgres') {
+        await signal.wait(ctx.organization.id, Math.min(left, recheck));
+        recheck = Math.min(recheck * 2, RECHECK_MS.max);
+      } else {
+        await signal.wait(ctx.organization.id, left);
+      }
+    } finally {
+      done();
     }
     heard = true;
   }

@@ -5,26 +5,42 @@ import rateLimit from '@fastify/rate-limit';
 import fastifyMetricsModule, { type IMetricsPluginOptions } from 'fastify-metrics';
 import { Registry } from 'prom-client';
 import { AppError } from '../errors.ts';
+import { inClusterWorker, instanceMetrics } from './cluster-metrics.ts';
 import {
   idempotencyConflicts,
   idempotentReplays,
+  pendingDeliveriesGauge,
   registerBusinessMetrics,
   setBusinessMetrics,
+  type PendingDeliveries,
 } from '../shared/metrics.ts';
 
 // fastify-metrics is CommonJS with an `exports.default`; under NodeNext the plugin sits there.
 const fastifyMetrics = ((fastifyMetricsModule as unknown as { default?: unknown }).default ??
   fastifyMetricsModule) as FastifyPluginCallback<Partial<IMetricsPluginOptions>>;
 
+export interface MetricsSources {
+  /** Counts the webhook backlog at each scrape (the composition gives it the database). */
+  pendingDeliveries?: () => Promise<PendingDeliveries>;
+}
+
 /**
  * `GET /metrics` in Prometheus text format: process metrics and a latency histogram per
  * route. Each app has its own registry, so several apps in one process (tests) never clash.
+ * In a worker of a WORKERS>1 instance it answers the whole instance's (cluster-metrics.ts).
  */
-export async function registerMetrics(app: FastifyInstance, enabled: boolean): Promise<void> {
+export async function registerMetrics(
+  app: FastifyInstance,
+  enabled: boolean,
+  sources: MetricsSources = {},
+): Promise<void> {
   setBusinessMetrics(enabled);
   if (!enabled) return;
   const registry = new Registry();
   registerBusinessMetrics(registry);
+  if (sources.pendingDeliveries !== undefined) {
+    registry.registerMetric(pendingDeliveriesGauge(sources.pendingDeliveries));
+  }
   // Replays and conflicts of every keyed write, from the answer alone.
   app.addHook('onSend', async (_request, reply, payload) => {
     if (reply.getHeader('idempotent-replayed') === 'true') idempotentReplays.inc();
@@ -45,9 +61,18 @@ export async function registerMetrics(app: FastifyInstance, enabled: boolean): P
       },
     },
   });
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
-    reply.type(registry.contentType);
-    return registry.metrics();
+  const gather = inClusterWorker() ? instanceMetrics(registry) : () => registry.metrics();
+  app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
+    try {
+      const text = await gather();
+      reply.type(registry.contentType);
+      return text;
+    } catch (error) {
+      // A failed scrape, not a partial one: Prometheus keeps the last figures and retries.
+      request.log.warn({ err: error }, 'metrics not gathered');
+      reply.code(503).type('text/plain; charset=utf-8');
+      return "# the instance's metrics could not be gathered; retry\n";
+    }
   });
 }
 

@@ -127,7 +127,7 @@ export function errorCodesOf(group: Pick<RouteGroup, 'auth'>, definition: RouteD
     add(
       'FORBIDDEN',
       group.auth === 'organization'
-        ? 'The key may not act on this organization, or its role lacks the permission.'
+        ? 'The key may not act on this organization, or its role lacks the permission (`details.requiredRole`).'
         : 'The key is not an admin key, or may not act on this organization.',
     );
     add('RATE_LIMITED', 'Too many requests from this key; retry after `Retry-After` seconds.');

@@ -175,24 +175,6 @@ export const IdPath = Type.Object(
   { additionalProperties: false },
 );
 
-/**
- * The documented answers of a route registered without route() (src/http/route.ts): only
- * the events feed and webhook endpoints still are, until they are declared like the rest.
- */
-export function responses<T extends TSchema>(data: T): Record<number, TSchema> {
-  return {
-    200: Envelope(data),
-    400: ErrorEnvelope,
-    401: ErrorEnvelope,
-    403: ErrorEnvelope,
-    404: ErrorEnvelope,
-    413: ErrorEnvelope,
-    415: ErrorEnvelope,
-    500: ErrorEnvelope,
-    503: ErrorEnvelope,
-  };
-}
-
 export const OrgHeaders = Type.Object({
   'organization-id': Type.String({ description: 'The organization the call acts on.' }),
 });

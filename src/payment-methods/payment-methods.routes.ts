@@ -13,7 +13,7 @@ import * as service from './payment-methods.service.ts';
 
 const ADMIN: DeclaredError = [
   'FORBIDDEN',
-  'The key may not act on this organization, or is not an admin key.',
+  'The key may not act on this organization, or its role is not admin (`details.requiredRole`).',
 ];
 
 /** Under /v1/om (organization keys). */

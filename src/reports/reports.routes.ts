@@ -25,7 +25,10 @@ export const reportRoutes = routes({
           'InvalidParameter',
           'A bad or too long range (at most 92 days), an unknown time zone or groupBy; `details.field` names it.',
         ],
-        ['FORBIDDEN', 'The key may not act on this organization, or is below manager.'],
+        [
+          'FORBIDDEN',
+          'The key may not act on this organization, or is below manager (`details.requiredRole`).',
+        ],
       ],
       handler: async (request) => ({
         data: await service.paymentsSummary(request.database, contextOf(request), request.query),

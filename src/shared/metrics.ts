@@ -3,7 +3,7 @@
 // was written, how long an order's lock took) without knowing about HTTP; each app's
 // registry (src/http/operations.ts) exposes them. Names follow Prometheus conventions: the
 // `om_` prefix, units in the name, and label values from small fixed sets — never an id.
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { RequestContext } from './context.ts';
 
 export const paymentWrites = new Counter({
@@ -33,12 +33,91 @@ export const orderLockWait = new Histogram({
   registers: [],
 });
 
+/**
+ * What became of a webhook attempt (API.md §7.3). `failed_attempt` will be retried;
+ * `failed` was the last one; `event_gone`: the event was purged (EVENT_RETENTION_DAYS) before
+ * it could be sent, so the delivery failed without an attempt.
+ */
+export type DeliveryOutcome = 'succeeded' | 'failed_attempt' | 'failed' | 'event_gone';
+
+export const webhookDeliveries = new Counter({
+  name: 'om_webhook_deliveries_total',
+  help: 'Webhook delivery attempts by outcome: succeeded, failed_attempt (will be retried), failed (the last attempt failed), event_gone (purged before it was sent).',
+  labelNames: ['outcome'] as const,
+  registers: [],
+});
+
+export const webhookDeliveryLag = new Histogram({
+  name: 'om_webhook_delivery_lag_seconds',
+  help: "Time from an event's createdAt to the first attempt to deliver it, per delivery (retries are not counted).",
+  buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+  registers: [],
+});
+
+/** What a feed request answered (API.md §7.1). */
+export type FeedOutcome = 'events' | 'empty' | 'timed_out' | 'error';
+
+export const feedRequests = new Counter({
+  name: 'om_events_feed_requests_total',
+  help: 'GET /v1/om/events answers by outcome: events (at least one), empty (nothing new, no wait asked), timed_out (held for `wait`, nothing came), error (a bad `after` cursor or a database failure).',
+  labelNames: ['outcome'] as const,
+  registers: [],
+});
+
+export const feedWaiters = new Gauge({
+  name: 'om_events_feed_waiters',
+  help: 'Feed requests held open right now by `wait`, waiting for an event (API.md §7.1).',
+  registers: [],
+});
+
 /** Registered into each app's registry (src/http/operations.ts). */
 export function registerBusinessMetrics(registry: Registry): void {
   registry.registerMetric(paymentWrites);
   registry.registerMetric(idempotentReplays);
   registry.registerMetric(idempotencyConflicts);
   registry.registerMetric(orderLockWait);
+  registry.registerMetric(webhookDeliveries);
+  registry.registerMetric(webhookDeliveryLag);
+  registry.registerMetric(feedRequests);
+  registry.registerMetric(feedWaiters);
+}
+
+/** Pending deliveries as counted at scrape time (webhooks.service.ts pendingDeliveries). */
+export interface PendingDeliveries {
+  /** Due now: waiting for a worker. */
+  due: number;
+  /** Waiting for their retry time, or held by an attempt in flight. */
+  scheduled: number;
+}
+
+/** Past this, /metrics gives up on the count rather than hold the scrape (NaN: unknown). */
+const PENDING_COUNT_TIMEOUT_MS = 1000;
+
+/**
+ * `om_webhook_deliveries_pending{state}`, counted by `count` at each scrape: the backlog
+ * lives in the database (shared by every instance), not in any process. One per app
+ * (its database); a count that fails or is slow reads NaN — /metrics still answers, so
+ * the runtime's figures stay visible while the database is down.
+ */
+export function pendingDeliveriesGauge(count: () => Promise<PendingDeliveries>): Gauge<'state'> {
+  return new Gauge({
+    name: 'om_webhook_deliveries_pending',
+    help: 'Webhook deliveries not yet succeeded or failed, to enabled endpoints, by state: due (to be attempted now) or scheduled (a retry later, or an attempt in flight). NaN when the database could not be asked within 1 s.',
+    labelNames: ['state'] as const,
+    registers: [],
+    // Every worker of a WORKERS>1 instance counts the same shared backlog: not a sum.
+    aggregator: 'max',
+    async collect() {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), PENDING_COUNT_TIMEOUT_MS);
+      });
+      const counted = await Promise.race([count().catch(() => undefined), late]);
+      clearTimeout(timer);
+      this.set({ state: 'due' }, counted?.due ?? NaN);
+      this.set({ state: 'scheduled' }, counted?.scheduled ?? NaN);
+    },
+  });
 }
 
 let enabled = true;
@@ -57,6 +136,35 @@ export function orderLockTimer(): () => void {
   if (!enabled) return stopped;
   const asked = process.hrtime.bigint();
   return () => orderLockWait.observe(Number(process.hrtime.bigint() - asked) / 1e9);
+}
+
+/**
+ * Counts a webhook attempt's outcome and, for a delivery's first attempt, its lag from the
+ * event's creation (webhooks.worker.ts). `attemptsBefore` is the delivery's count before it.
+ */
+export function reportDeliveryAttempt(
+  outcome: DeliveryOutcome,
+  attemptsBefore: number,
+  eventCreatedAt: string | undefined,
+): void {
+  if (!enabled) return;
+  webhookDeliveries.inc({ outcome });
+  if (attemptsBefore === 0 && eventCreatedAt !== undefined && outcome !== 'event_gone') {
+    const lag = (Date.now() - Date.parse(eventCreatedAt)) / 1000;
+    if (Number.isFinite(lag)) webhookDeliveryLag.observe(Math.max(0, lag));
+  }
+}
+
+/** Counts a feed answer (events.service.ts). */
+export function reportFeedAnswer(outcome: FeedOutcome): void {
+  if (enabled) feedRequests.inc({ outcome });
+}
+
+/** Marks a feed request held open; call the answer when it stops waiting. */
+export function feedWaiting(): () => void {
+  if (!enabled) return stopped;
+  feedWaiters.inc();
+  return () => feedWaiters.dec();
 }
 
 /** What a request wrote, for the route to count once it is answered (src/http/route.ts). */

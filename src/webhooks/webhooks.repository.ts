@@ -149,11 +149,11 @@ export async function anyDue(db: Kysely<DB>, now: string): Promise<boolean> {
   return row !== undefined;
 }
 
-const dueQuery = (db: Kysely<DB>, now: string) =>
+/** Pending deliveries to enabled endpoints (a disabled endpoint's wait until it is enabled). */
+const pendingQuery = (db: Kysely<DB>) =>
   db
     .selectFrom('webhook_deliveries as d')
     .where('d.status', '=', 'pending')
-    .where('d.next_attempt_at', '<=', now)
     .where((eb) =>
       eb.exists(
         eb
@@ -164,6 +164,37 @@ const dueQuery = (db: Kysely<DB>, now: string) =>
           .where('e.enabled', '=', 1),
       ),
     );
+
+const dueQuery = (db: Kysely<DB>, now: string) =>
+  pendingQuery(db).where('d.next_attempt_at', '<=', now);
+
+/**
+ * Pending deliveries to enabled endpoints, at most `cap` of them looked at, and how many of
+ * those are due at `now` (the /metrics backlog). It walks the claim's partial index
+ * (webhook_deliveries_due: pending rows only) and an endpoint's primary key per row, so it
+ * costs the backlog, capped, never the table's history.
+ */
+export async function countPending(
+  db: Kysely<DB>,
+  now: string,
+  cap: number,
+): Promise<{ pending: number; due: number }> {
+  const rows = await db
+    .selectFrom(
+      // Soonest first (the index's order): past the cap, due ones are counted before the rest.
+      pendingQuery(db).select('d.next_attempt_at').orderBy('d.next_attempt_at').limit(cap).as('p'),
+    )
+    .select((eb) => [
+      eb.fn.countAll<number | string | bigint>().as('pending'),
+      eb.fn
+        .sum<number | string | bigint | null>(
+          eb.case().when('p.next_attempt_at', '<=', now).then(1).else(0).end(),
+        )
+        .as('due'),
+    ])
+    .executeTakeFirst();
+  return { pending: Number(rows?.pending ?? 0), due: Number(rows?.due ?? 0) };
+}
 
 /**
  * Claims up to `limit` due deliveries until `leaseUntil`: their `next_attempt_at` becomes the

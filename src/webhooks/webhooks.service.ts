@@ -383,3 +383,18 @@ export async function retryDelivery(
     noteEvent(tx, ctx.organization.id);
   });
 }
+
+/** Deliveries looked at per count: past any alert's threshold, yet a scrape stays cheap. */
+export const PENDING_COUNT_CAP = 10_000;
+
+/**
+ * The delivery backlog of every organization, for /metrics (API.md §9): an operations
+ * figure, so no tenant; counted from the database because the work is shared by every
+ * instance. At most PENDING_COUNT_CAP deliveries are counted.
+ */
+export async function pendingDeliveries(
+  database: Database,
+): Promise<{ due: number; scheduled: number }> {
+  const { pending, due } = await repo.countPending(database.db, nowIso(), PENDING_COUNT_CAP);
+  return { due, scheduled: pending - due };
+}

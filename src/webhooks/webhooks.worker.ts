@@ -31,6 +31,7 @@ import {
   type FeedPosition,
 } from '../events/events.repository.ts';
 import { nowIso } from '../shared/ids.ts';
+import { reportDeliveryAttempt } from '../shared/metrics.ts';
 import { Agents, attempt } from './webhooks.delivery.ts';
 import * as repo from './webhooks.repository.ts';
 import {
@@ -285,6 +286,7 @@ export function startDeliveryWorker(
     if (event === undefined) {
       // Purged (EVENT_RETENTION_DAYS) before it could be delivered: nothing left to send.
       attemptDone();
+      reportDeliveryAttempt('event_gone', Number(delivery.attempts), undefined);
       await record(delivery, undefined, {
         status: 'failed',
         at: nowIso(),
@@ -324,6 +326,8 @@ export function startDeliveryWorker(
     const next = outcome.ok
       ? null
       : nextAttemptAt(attempts, config.retryScheduleSeconds, Date.now(), Math.random());
+    const counted = outcome.ok ? 'succeeded' : next === null ? 'failed' : 'failed_attempt';
+    reportDeliveryAttempt(counted, Number(delivery.attempts), event.createdAt);
     await record(delivery, endpoint, {
       status: outcome.ok ? 'succeeded' : next === null ? 'failed' : 'pending',
       at: nowIso(),
