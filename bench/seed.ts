@@ -73,13 +73,16 @@ export class Seeder {
    * `count` copies of the order `templateOrderId` with all its payments and their events.
    * Runs in batches, each its own transaction. With `spreadMs`, copy i's payments are dated
    * i × spreadMs earlier than the template's (created, updated, completed and reversed at),
-   * so history spreads over past days as a report meets it, instead of one instant.
+   * so history spreads over past days as a report meets it, instead of one instant. Without
+   * `withEvents` the copies have no events: where a webhook endpoint follows the feed, copied
+   * events would be delivered during the measured run, dated when their template was made.
    */
   async copyOrder(
     organizationId: string,
     templateOrderId: string,
     count: number,
     spreadMs = 0,
+    withEvents = true,
   ): Promise<Copies> {
     const { engine } = this.#database;
     const orderCols = await columnsOf(this.#database, 'orders');
@@ -132,12 +135,13 @@ export class Seeder {
 
         const eventExpr = (c: string) =>
           c === 'id' || c === 'entity_id' ? copyId(engine, n, `e.${c}`) : sql.ref(`e.${c}`);
-        await sql`insert into events (${sql.join(eventCols.map((c) => sql.ref(c)))})
-          select ${sql.join(eventCols.map(eventExpr))}
-          from events e cross join ${series(engine, first, size)}
-          where e.organization_id = ${organizationId} and (e.entity_id = ${templateOrderId}
-            or e.entity_id in (select id from payments where organization_id = ${organizationId}
-              and order_id = ${templateOrderId}))`.execute(tx);
+        if (withEvents)
+          await sql`insert into events (${sql.join(eventCols.map((c) => sql.ref(c)))})
+            select ${sql.join(eventCols.map(eventExpr))}
+            from events e cross join ${series(engine, first, size)}
+            where e.organization_id = ${organizationId} and (e.entity_id = ${templateOrderId}
+              or e.entity_id in (select id from payments where organization_id = ${organizationId}
+                and order_id = ${templateOrderId}))`.execute(tx);
 
         // Orders the service numbers afterwards continue after the copies.
         await sql`update counters set value = ${base + size}
