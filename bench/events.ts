@@ -28,17 +28,23 @@ const { values } = parseArgs({
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
 const log = (m: string) => console.error(`[bench events ${TEST_ENGINE}] ${m}`);
+// Extra flags for the server's node, as bench/engine.ts: `--cpu-prof --cpu-prof-dir=…`.
+const SERVER_NODE_FLAGS = (process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 
 const percentile = (sorted: number[], p: number) =>
   sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 
 async function runCase(withEndpoint: boolean) {
   const fx = await fixture();
-  const server = await startServer(fx.testDatabase.url, {
-    WEBHOOK_ALLOW_HTTP: '1',
-    WEBHOOK_ALLOW_PRIVATE: '1',
-    ...(TEST_ENGINE === 'postgres' && { PG_POOL_SIZE: '10' }),
-  });
+  const server = await startServer(
+    fx.testDatabase.url,
+    {
+      WEBHOOK_ALLOW_HTTP: '1',
+      WEBHOOK_ALLOW_PRIVATE: '1',
+      ...(TEST_ENGINE === 'postgres' && { PG_POOL_SIZE: '10' }),
+    },
+    SERVER_NODE_FLAGS,
+  );
   const lags: number[] = [];
   const seen = new Set<string>();
   const receiver = http.createServer((req, res) => {
@@ -118,6 +124,8 @@ async function runCase(withEndpoint: boolean) {
       drainS: (Date.now() - stoppedAt) / 1000,
     };
   } finally {
+    // SIGTERM first: a server run with --cpu-prof writes its profile only on a clean exit.
+    await server.kill();
     await new Promise((r) => receiver.close(r));
     await stopAllServers();
     await fx.close();

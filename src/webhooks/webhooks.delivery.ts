@@ -3,9 +3,9 @@
 // changed since the endpoint was saved: rebinding gains nothing) and the connection goes to
 // the very address that was checked, through an undici Agent whose `connect.lookup` answers
 // with it.
+import { createHmac } from 'node:crypto';
 import dns from 'node:dns/promises';
 import type { LookupAddress, LookupOptions } from 'node:dns';
-import { Webhook } from 'standardwebhooks';
 import { Agent, request } from 'undici';
 import { clip, hostOf, isIpLiteral, isPublicAddress } from './webhooks.rules.ts';
 
@@ -94,21 +94,34 @@ export interface AttemptOutcome {
   error: string | null;
 }
 
-/** The Standard Webhooks headers of one attempt at time `at`. */
+/** A `whsec_…` secret's key: the bytes its base64 stands for (Standard Webhooks). */
+function keyOf(secret: string): Buffer {
+  return Buffer.from(secret.startsWith('whsec_') ? secret.slice(6) : secret, 'base64');
+}
+
+/**
+ * The Standard Webhooks headers of one attempt at time `at`. Signed with node's native HMAC,
+ * not the `standardwebhooks` package's `sign` (a SHA-256 in JavaScript: ~13 µs of the event
+ * loop per delivery, measured); the tests verify with that package.
+ */
 export function signedHeaders(
   secrets: string[],
   messageId: string,
   body: string,
   at: Date,
 ): Record<string, string> {
+  const timestamp = String(Math.floor(at.getTime() / 1000));
   const signature = secrets
-    .map((secret) => new Webhook(secret).sign(messageId, at, body))
+    .map(
+      (secret) =>
+        `v1,${createHmac('sha256', keyOf(secret)).update(`${messageId}.${timestamp}.${body}`).digest('base64')}`,
+    )
     .join(' ');
   return {
     'content-type': 'application/json',
     'user-agent': 'om-payments-webhooks/1',
     'webhook-id': messageId,
-    'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+    'webhook-timestamp': timestamp,
     'webhook-signature': signature,
   };
 }
