@@ -53,10 +53,11 @@ const FANOUT_BATCH = 200;
 const CONCURRENCY = 128;
 /**
  * Rounds (fan-out, claims) start at most this often: a round per commit notice cost each
- * delivery its own transactions and statements — at 128 in flight, +0.35 ms of service CPU
- * per request on SQLite against +0.05 in batches (docs/events.md "Measured"). A round's
- * batch is what committed meanwhile; an event waits at most this long for its round. Half
- * the slots free again start a round at once: a backlog drains at the receivers' pace.
+ * delivery its own transactions and statements — at 128 in flight, +0.4 ms of service CPU
+ * per request on SQLite, about twice what rounds this far apart cost (docs/events.md
+ * "Measured"). A round's batch is what committed meanwhile; an event waits at most this
+ * long for its round. While due deliveries wait for slots, half the slots free again start
+ * a round at once: a backlog drains at the receivers' pace.
  */
 const ROUND_INTERVAL_MS = 100;
 /**
