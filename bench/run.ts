@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { passes, ROOT, type Figure } from '../reliability/lib.ts';
 import { cpuText, type CpuPerRequest } from './cpu.ts';
 import { PROFILES, type ProfileName } from './profiles.ts';
+import type { DeliveryFigures } from './webhooks.ts';
 
 const { values } = parseArgs({
   options: {
@@ -81,16 +82,7 @@ interface Report {
   memory?: { rssAt30sMb: number; rssAtEndMb: number; seconds: number };
   workers?: Comparison;
   metrics?: Comparison;
-  webhooks?: Comparison & {
-    deliveries: {
-      delivered: number;
-      lagP50Ms: number;
-      lagP99Ms: number;
-      pendingAtStop: number;
-      drainS: number;
-      leftAfterDrain: number;
-    };
-  };
+  webhooks?: Comparison & { deliveries: DeliveryFigures };
   reported?: { name: string; value: number; reason: string }[];
   figures: Figure[];
 }
