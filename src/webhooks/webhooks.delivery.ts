@@ -6,13 +6,19 @@
 import { createHmac } from 'node:crypto';
 import dns from 'node:dns/promises';
 import type { LookupAddress, LookupOptions } from 'node:dns';
-import { Agent, request } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { clip, hostOf, isIpLiteral, isPublicAddress } from './webhooks.rules.ts';
 
 export const ATTEMPT_TIMEOUT_MS = 10_000;
 const MAX_BODY_READ = 4096;
 
 export class TargetRefused extends Error {}
+class AttemptTimeout extends Error {
+  override name = 'TimeoutError';
+}
+class ClosingError extends Error {
+  override name = 'AbortError';
+}
 
 /**
  * The addresses `url`'s host resolves to, all of them public unless `allowPrivate`; throws
@@ -68,7 +74,98 @@ export class Agents {
     return agent;
   }
 
+  /** Attempts in flight, each with its deadline and how to cut it short. */
+  readonly #inFlight = new Set<{ deadline: number; fail: (reason: Error) => void }>();
+  #sweep: NodeJS.Timeout | undefined;
+  #closing = false;
+
+  /**
+   * POSTs `body` to `url` over a connection to `target`; resolves with the status and at most
+   * MAX_BODY_READ bytes of the answer (none kept for a 2xx: a success records no body).
+   * Rejects when it fails, ATTEMPT_TIMEOUT_MS pass, or the pools close.
+   */
+  post(
+    target: LookupAddress,
+    url: URL,
+    headers: Record<string, string>,
+    body: string,
+  ): Promise<{ statusCode: number; text: string }> {
+    return new Promise((resolve, reject) => {
+      if (this.#closing) return reject(new ClosingError());
+      let statusCode = 0;
+      let length = 0;
+      const chunks: Buffer[] = [];
+      let controller: Dispatcher.DispatchController | undefined;
+      const done = (error: Error | undefined) => {
+        if (!this.#inFlight.delete(entry)) return;
+        if (error !== undefined) reject(error);
+        else
+          resolve({
+            statusCode,
+            text: Buffer.concat(chunks).subarray(0, MAX_BODY_READ).toString('utf8'),
+          });
+      };
+      // Ends the attempt now, whether or not it reached its connection yet.
+      const fail = (reason: Error) => {
+        done(reason);
+        controller?.abort(reason);
+      };
+      const entry = { deadline: Date.now() + ATTEMPT_TIMEOUT_MS, fail };
+      this.#inFlight.add(entry);
+      this.#sweepEvery();
+      this.for(target).dispatch(
+        {
+          origin: url.origin,
+          path: `${url.pathname}${url.search}`,
+          method: 'POST',
+          headers,
+          body,
+          headersTimeout: ATTEMPT_TIMEOUT_MS,
+          bodyTimeout: ATTEMPT_TIMEOUT_MS,
+        },
+        {
+          onRequestStart: (c) => {
+            controller = c;
+          },
+          onResponseStart: (_controller, status) => {
+            statusCode = status;
+          },
+          onResponseData: (c, chunk) => {
+            length += chunk.length;
+            if (statusCode < 200 || statusCode >= 300) chunks.push(chunk);
+            // Enough read: the rest is not waited for (the connection is let go).
+            if (length >= MAX_BODY_READ) {
+              done(undefined);
+              c.abort(new Error('answer read up to its limit'));
+            }
+          },
+          onResponseEnd: () => done(undefined),
+          onResponseError: (_controller, error) => done(error),
+        },
+      );
+    });
+  }
+
+  /** Once a second, attempts past their deadline are cut short. */
+  #sweepEvery(): void {
+    if (this.#sweep !== undefined) return;
+    this.#sweep = setInterval(() => {
+      const now = Date.now();
+      for (const entry of this.#inFlight)
+        if (entry.deadline <= now) entry.fail(new AttemptTimeout());
+      if (this.#inFlight.size === 0) {
+        clearInterval(this.#sweep);
+        this.#sweep = undefined;
+      }
+    }, 1000);
+    this.#sweep.unref();
+  }
+
+  /** Cuts every attempt in flight short (each rejects as aborted) and closes the pools. */
   async close(): Promise<void> {
+    this.#closing = true;
+    for (const entry of this.#inFlight) entry.fail(new ClosingError());
+    clearInterval(this.#sweep);
     const all = [...this.#byAddress.values()];
     this.#byAddress.clear();
     await Promise.all(all.map((a) => a.destroy().catch(() => undefined)));
@@ -83,8 +180,6 @@ export interface Attempt {
   messageId: string;
   body: string;
   allowPrivate: boolean;
-  /** Aborted when the service closes. */
-  signal?: AbortSignal;
 }
 
 export interface AttemptOutcome {
@@ -126,48 +221,31 @@ export function signedHeaders(
   };
 }
 
+/**
+ * One attempt. Through undici's `dispatch` with a handler of its own, not `request`: no
+ * stream for the answer's body and no abort signal per attempt (the deadline is Agents'
+ * sweep) — the HTTP client was most of a delivery's CPU (docs/events.md "Measured").
+ */
 export async function attempt(a: Attempt, agents: Agents): Promise<AttemptOutcome> {
   try {
     const url = new URL(a.url);
     const [target] = await checkedAddresses(url, a.allowPrivate);
-    // Every connection of this attempt goes to the address checked above.
-    const agent = agents.for(target!);
-    const timeout = AbortSignal.timeout(ATTEMPT_TIMEOUT_MS);
-    const signal = a.signal ? AbortSignal.any([timeout, a.signal]) : timeout;
-    const response = await request(url, {
-      method: 'POST',
-      dispatcher: agent,
-      headers: signedHeaders(a.secrets, a.messageId, a.body, new Date()),
-      body: a.body,
-      signal,
-      headersTimeout: ATTEMPT_TIMEOUT_MS,
-      bodyTimeout: ATTEMPT_TIMEOUT_MS,
-    });
-    const text = await readAtMost(response.body, MAX_BODY_READ);
-    const ok = response.statusCode >= 200 && response.statusCode < 300;
+    const statusAndBody = await agents.post(
+      target!,
+      url,
+      signedHeaders(a.secrets, a.messageId, a.body, new Date()),
+      a.body,
+    );
+    const { statusCode, text } = statusAndBody;
+    const ok = statusCode >= 200 && statusCode < 300;
     return {
       ok,
-      statusCode: response.statusCode,
-      error: ok ? null : clip(`HTTP ${response.statusCode}${text ? `: ${text}` : ''}`),
+      statusCode,
+      error: ok ? null : clip(`HTTP ${statusCode}${text ? `: ${text}` : ''}`),
     };
   } catch (error) {
     return { ok: false, statusCode: null, error: clip(describe(error)) };
   }
-}
-
-async function readAtMost(
-  body: AsyncIterable<Buffer> & { destroy(): void },
-  max: number,
-): Promise<string> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of body) {
-    chunks.push(chunk);
-    length += chunk.length;
-    if (length >= max) break;
-  }
-  body.destroy();
-  return Buffer.concat(chunks).subarray(0, max).toString('utf8');
 }
 
 function describe(error: unknown): string {

@@ -15,7 +15,8 @@
 // (webhooks.repository.ts claimDue) as slots free up. Outcomes that end within 50 ms of each
 // other are recorded together, one statement in one short transaction. Several
 // instances share the work without making the same attempt twice; a killed worker's claims
-// come due again when their lease ends.
+// come due again when their lease ends. The HTTP side of an attempt runs on a thread of its
+// own (webhooks.sender.ts); everything that touches the database stays here.
 //
 // It wakes on every commit of events (this process's, and other instances' by NOTIFY:
 // src/events/event-signal.ts) — a round at most every ROUND_INTERVAL_MS, so each round takes
@@ -33,7 +34,6 @@ import {
 } from '../events/events.repository.ts';
 import { nowIso } from '../shared/ids.ts';
 import { reportDeliveryAttempt } from '../shared/metrics.ts';
-import { Agents, attempt } from './webhooks.delivery.ts';
 import * as repo from './webhooks.repository.ts';
 import {
   DISABLE_AFTER_FAILING_MS,
@@ -41,6 +41,7 @@ import {
   nextAttemptAt,
   signingSecrets,
 } from './webhooks.rules.ts';
+import { startSender } from './webhooks.sender.ts';
 import { deliveryRow, toEndpoint } from './webhooks.service.ts';
 
 const POLL_MS = 1000;
@@ -101,7 +102,7 @@ export function startDeliveryWorker(
   log: FastifyBaseLogger,
 ): DeliveryWorker {
   const closing = new AbortController();
-  const agents = new Agents();
+  const sender = startSender();
   /** Claims being worked on, until their outcome is recorded (or the claim given back). */
   const inFlight = new Map<string, { delivery: repo.DeliveryRow; done: Promise<void> }>();
   /** Of those, attempts waiting for the receiver. */
@@ -344,24 +345,20 @@ export function startDeliveryWorker(
       return;
     }
     const body = JSON.stringify({ type: event.type, timestamp: event.createdAt, data: event });
-    const outcome = await attempt(
-      {
-        url: endpoint.url,
-        secrets: signingSecrets(
-          {
-            secret: endpoint.secret,
-            previousSecret: endpoint.previous_secret,
-            previousExpiresAt: endpoint.previous_secret_expires_at,
-          },
-          Date.now(),
-        ),
-        messageId: delivery.event_id,
-        body,
-        allowPrivate: config.allowPrivate,
-        signal: closing.signal,
-      },
-      agents,
-    );
+    const outcome = await sender.send({
+      url: endpoint.url,
+      secrets: signingSecrets(
+        {
+          secret: endpoint.secret,
+          previousSecret: endpoint.previous_secret,
+          previousExpiresAt: endpoint.previous_secret_expires_at,
+        },
+        Date.now(),
+      ),
+      messageId: delivery.event_id,
+      body,
+      allowPrivate: config.allowPrivate,
+    });
     attemptDone();
     if (closing.signal.aborted) {
       // Cut short by the service closing: not an attempt the receiver answered. Given back,
@@ -475,8 +472,10 @@ export function startDeliveryWorker(
       clearTimeout(timer);
       clearTimeout(soon);
       await running;
+      // In-flight attempts answer as aborted at once; their claims are given back.
+      const senderClosed = sender.close();
       await Promise.all([...inFlight.values()].map((f) => f.done));
-      await agents.close();
+      await senderClosed;
     },
   };
 }
