@@ -47,6 +47,9 @@ export class Agents {
   static readonly MAX_AGENTS = 100;
   readonly #byAddress = new Map<string, Agent>();
 
+  /** `timeoutMs`: each attempt's whole time (shorter in tests). */
+  constructor(readonly timeoutMs = ATTEMPT_TIMEOUT_MS) {}
+
   for(target: LookupAddress): Agent {
     const key = `${target.family}/${target.address}`;
     let agent = this.#byAddress.get(key);
@@ -64,7 +67,7 @@ export class Agents {
       options.all === true
         ? callback(null, [target])
         : callback(null, target.address, target.family);
-    agent = new Agent({ connect: { lookup, timeout: ATTEMPT_TIMEOUT_MS } });
+    agent = new Agent({ connect: { lookup, timeout: this.timeoutMs } });
     this.#byAddress.set(key, agent);
     if (this.#byAddress.size > Agents.MAX_AGENTS) {
       const [oldestKey, oldest] = this.#byAddress.entries().next().value as [string, Agent];
@@ -110,7 +113,7 @@ export class Agents {
         done(reason);
         controller?.abort(reason);
       };
-      const entry = { deadline: Date.now() + ATTEMPT_TIMEOUT_MS, fail };
+      const entry = { deadline: Date.now() + this.timeoutMs, fail };
       this.#inFlight.add(entry);
       this.#sweepEvery();
       this.for(target).dispatch(
@@ -120,8 +123,8 @@ export class Agents {
           method: 'POST',
           headers,
           body,
-          headersTimeout: ATTEMPT_TIMEOUT_MS,
-          bodyTimeout: ATTEMPT_TIMEOUT_MS,
+          headersTimeout: this.timeoutMs,
+          bodyTimeout: this.timeoutMs,
         },
         {
           onRequestStart: (c) => {
@@ -146,18 +149,21 @@ export class Agents {
     });
   }
 
-  /** Once a second, attempts past their deadline are cut short. */
+  /** Once a second (more often for a shorter timeout), attempts past their deadline end. */
   #sweepEvery(): void {
     if (this.#sweep !== undefined) return;
-    this.#sweep = setInterval(() => {
-      const now = Date.now();
-      for (const entry of this.#inFlight)
-        if (entry.deadline <= now) entry.fail(new AttemptTimeout());
-      if (this.#inFlight.size === 0) {
-        clearInterval(this.#sweep);
-        this.#sweep = undefined;
-      }
-    }, 1000);
+    this.#sweep = setInterval(
+      () => {
+        const now = Date.now();
+        for (const entry of this.#inFlight)
+          if (entry.deadline <= now) entry.fail(new AttemptTimeout());
+        if (this.#inFlight.size === 0) {
+          clearInterval(this.#sweep);
+          this.#sweep = undefined;
+        }
+      },
+      Math.min(1000, this.timeoutMs / 4),
+    );
     this.#sweep.unref();
   }
 
@@ -244,15 +250,15 @@ export async function attempt(a: Attempt, agents: Agents): Promise<AttemptOutcom
       error: ok ? null : clip(`HTTP ${statusCode}${text ? `: ${text}` : ''}`),
     };
   } catch (error) {
-    return { ok: false, statusCode: null, error: clip(describe(error)) };
+    return { ok: false, statusCode: null, error: clip(describe(error, agents.timeoutMs)) };
   }
 }
 
-function describe(error: unknown): string {
+function describe(error: unknown, timeoutMs: number): string {
   if (error instanceof TargetRefused) return `refused: ${error.message}`;
   const e = error as { name?: string; code?: string; message?: string; cause?: unknown };
   if (e.name === 'TimeoutError' || e.code === 'UND_ERR_HEADERS_TIMEOUT')
-    return `timeout: no answer within ${ATTEMPT_TIMEOUT_MS / 1000} s`;
+    return `timeout: no answer within ${timeoutMs / 1000} s`;
   if (e.name === 'AbortError') return 'aborted: the service was closing';
   const cause = e.cause as { code?: string; message?: string } | undefined;
   const code = e.code ?? cause?.code;
