@@ -79,11 +79,12 @@ void describe('a webhook attempt', () => {
     }
   });
 
-  void test('no answer within the timeout: a failed attempt, ended at its deadline', async () => {
+  /** An attempt to `path` with a 300 ms timeout ends as timed out, at its deadline. */
+  async function timesOut(path: string): Promise<void> {
     const agents = new Agents(300);
     try {
       const started = Date.now();
-      const outcome = await attempt(to('/hang'), agents);
+      const outcome = await attempt(to(path), agents);
       const took = Date.now() - started;
       assert.deepEqual(outcome, {
         ok: false,
@@ -96,22 +97,12 @@ void describe('a webhook attempt', () => {
       hanging.forEach((r) => r.destroy());
       hanging = [];
     }
-  });
+  }
 
-  void test('an answer that never ends is cut at the deadline too', async () => {
-    const agents = new Agents(300);
-    try {
-      const started = Date.now();
-      const outcome = await attempt(to('/drip'), agents);
-      const took = Date.now() - started;
-      assert.equal(outcome.error, 'timeout: no answer within 0.3 s');
-      assert.ok(took >= 300 && took < 2000, `ended after ${took} ms`);
-    } finally {
-      await agents.close();
-      hanging.forEach((r) => r.destroy());
-      hanging = [];
-    }
-  });
+  void test('no answer within the timeout: a failed attempt, ended at its deadline', () =>
+    timesOut('/hang'));
+
+  void test('an answer that never ends is cut at the deadline too', () => timesOut('/drip'));
 
   void test('closing cuts the attempts in flight short; none starts after', async () => {
     const agents = new Agents();
