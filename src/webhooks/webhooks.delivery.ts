@@ -85,7 +85,7 @@ export class Agents {
   /**
    * POSTs `body` to `url` over a connection to `target`; resolves with the status and at most
    * MAX_BODY_READ bytes of the answer (none kept for a 2xx: a success records no body).
-   * Rejects when it fails, ATTEMPT_TIMEOUT_MS pass, or the pools close.
+   * Rejects when it fails, when `timeoutMs` pass, or when the pools close.
    */
   post(
     target: LookupAddress,
@@ -236,13 +236,12 @@ export async function attempt(a: Attempt, agents: Agents): Promise<AttemptOutcom
   try {
     const url = new URL(a.url);
     const [target] = await checkedAddresses(url, a.allowPrivate);
-    const statusAndBody = await agents.post(
+    const { statusCode, text } = await agents.post(
       target!,
       url,
       signedHeaders(a.secrets, a.messageId, a.body, new Date()),
       a.body,
     );
-    const { statusCode, text } = statusAndBody;
     const ok = statusCode >= 200 && statusCode < 300;
     return {
       ok,
