@@ -1,6 +1,7 @@
 // The event log (API.md §7). Appended in the same transaction as the change it records;
 // payment history, the feed and webhooks all read these rows.
 import { PostgresAdapter, sql, type Insertable, type Kysely, type Selectable } from 'kysely';
+import { fixedChunks } from '../db/chunks.ts';
 import { noteEvent } from '../db/commit-notes.ts';
 import type { Database } from '../db/engine.ts';
 import { prepared } from '../db/prepared.ts';
@@ -108,14 +109,18 @@ export async function eventsByIds(
   organizationId: string,
   ids: readonly string[],
 ): Promise<EventRecord[]> {
-  if (ids.length === 0) return [];
-  const rows = await db
-    .selectFrom('events')
-    .selectAll()
-    .where('organization_id', '=', organizationId)
-    .where('id', 'in', ids)
-    .execute();
-  return rows.map(toEventRecord);
+  const records: EventRecord[] = [];
+  // Chunks of fixed sizes: each statement text is prepared once (src/db/chunks.ts).
+  for (const chunk of fixedChunks(ids, 256)) {
+    const rows = await db
+      .selectFrom('events')
+      .selectAll()
+      .where('organization_id', '=', organizationId)
+      .where('id', 'in', chunk)
+      .execute();
+    for (const row of rows) records.push(toEventRecord(row));
+  }
+  return records;
 }
 
 /** An event as the feed, history and webhooks show it (API.md §7). */
