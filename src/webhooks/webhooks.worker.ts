@@ -49,9 +49,11 @@ const FANOUT_BATCH = 200;
 /**
  * Attempts in flight at once, per process. Under load an answer waits several busy turns of
  * the event loop before it frees its slot, so 32 capped delivery at ~700/s on SQLite while
- * the mixed load wrote ~1,000 events/s (docs/events.md "Measured").
+ * the mixed load wrote ~1,000 events/s; 128 kept up with that, not with ~1,500 events/s on a
+ * faster machine: the backlog (and the lag, to ~5 s) grew for stretches of a run, and once
+ * behind, every delivery also costs a claim (docs/events.md "Measured").
  */
-const CONCURRENCY = 128;
+const CONCURRENCY = 256;
 /**
  * Rounds (fan-out, claims) start at most this often: a round per commit notice cost each
  * delivery its own transactions and statements — at 128 in flight, +0.4 ms of service CPU
