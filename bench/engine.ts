@@ -758,7 +758,7 @@ async function main(): Promise<void> {
         webhooks = { ...comparison, deliveries: receiver.figures() };
         const d = webhooks.deliveries;
         log(
-          `webhooks: ${d.delivered} delivered, lag p50 ${d.lagP50Ms} ms, p99 ${d.lagP99Ms} ms, ${d.pendingAtStop} pending at a run's end, drained in ${d.drainS} s, ${d.leftAfterDrain} left`,
+          `webhooks: ${d.delivered} delivered, lag p50 ${d.lagP50Ms} ms, p99 ${d.lagP99Ms} ms (by run ${d.lagP99ByRunMs.join(' / ')}), ${d.pendingAtStop} pending at a run's end, drained in ${d.drainS} s, ${d.leftAfterDrain} left`,
         );
       } finally {
         await hooked.close();

@@ -183,7 +183,7 @@ for (const [key, title] of [
     for (const r of compared) {
       const d = r.webhooks!.deliveries;
       lines.push(
-        `${r.engine}: ${d.delivered} events delivered; lag from the event's commit to the first attempt p50 ${d.lagP50Ms} ms, p99 ${d.lagP99Ms} ms; at most ${d.pendingAtStop} deliveries pending when a run's load stopped, drained in ${d.drainS} s at most (${d.leftAfterDrain} left after 120 s).`,
+        `${r.engine}: ${d.delivered} events delivered; lag from the event's commit to the first attempt p50 ${d.lagP50Ms} ms, p99 ${d.lagP99Ms} ms (by run: ${d.lagP99ByRunMs.join(' / ')} ms); at most ${d.pendingAtStop} deliveries pending when a run's load stopped, drained in ${d.drainS} s at most (${d.leftAfterDrain} left after 120 s).`,
         '',
       );
     }

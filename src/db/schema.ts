@@ -198,6 +198,8 @@ export interface WebhookFanoutTable {
   organization_id: string;
   xact: string;
   seq: number;
+  /** Until when a worker attempts the batch after the position (migration 0014); or null. */
+  lease_until: string | null;
 }
 
 /** One row: a count every change to keys, their organizations or organizations moves. */

@@ -311,24 +311,55 @@ export function followedFeeds(db: Kysely<DB>) {
   return db.selectFrom('webhook_fanout').selectAll().execute();
 }
 
-/** The organization's fan-out position, locked; undefined when another worker holds it. */
+/** Where an organization's fan-out stands, and until when a worker attempts past it. */
+export interface Fanout {
+  position: FeedPosition;
+  leaseUntil: string | null;
+}
+
+/** The organization's fan-out, locked; undefined when another worker holds the lock. */
 export async function lockFanout(
   db: Kysely<DB>,
   organizationId: string,
-): Promise<FeedPosition | undefined> {
+): Promise<Fanout | undefined> {
   const row = await withRowLock(
     db,
     db.selectFrom('webhook_fanout').selectAll().where('organization_id', '=', organizationId),
     'update',
     { skipLocked: true },
   ).executeTakeFirst();
-  return row && { xact: String(row.xact), seq: Number(row.seq) };
+  return (
+    row && {
+      position: { xact: String(row.xact), seq: Number(row.seq) },
+      leaseUntil: row.lease_until,
+    }
+  );
 }
 
-export async function moveFanout(db: Kysely<DB>, organizationId: string, to: FeedPosition) {
+/** Leases the range after the (locked) position to this worker until `until`. */
+export async function leaseFanout(db: Kysely<DB>, organizationId: string, until: string) {
   await db
     .updateTable('webhook_fanout')
-    .set({ xact: to.xact, seq: to.seq })
+    .set({ lease_until: until })
     .where('organization_id', '=', organizationId)
     .execute();
+}
+
+/**
+ * Moves the position to `to`. With `lease`: only while that lease is still the row's, which
+ * it ends; answers whether it did (false: the lease ran out and another worker took over).
+ */
+export async function moveFanout(
+  db: Kysely<DB>,
+  organizationId: string,
+  to: FeedPosition,
+  lease?: string,
+): Promise<boolean> {
+  let update = db
+    .updateTable('webhook_fanout')
+    .set({ xact: to.xact, seq: to.seq, lease_until: null })
+    .where('organization_id', '=', organizationId);
+  if (lease !== undefined) update = update.where('lease_until', '=', lease);
+  const result = await update.executeTakeFirst();
+  return result.numUpdatedRows > 0n;
 }

@@ -331,6 +331,7 @@ export function deliveryRow(
     event_type: event.type,
     payload: inFeed ? null : JSON.stringify(event),
     status: 'pending' as const,
+    attempts: 0,
     last_attempt_at: null,
     last_status_code: null,
     last_error: null,

@@ -2,21 +2,30 @@
 //
 // Fan-out: for each organization with endpoints (webhook_fanout), the worker reads the feed
 // after its position — the same reader as GET /events, so only committed events no running
-// transaction can precede — and, in one transaction, inserts a delivery per matching enabled
-// endpoint and moves the position. Nothing is sent before its event committed; a kill at any
-// moment loses nothing (the position moves with the deliveries). On PostgreSQL the position
-// row is locked with SKIP LOCKED: one instance fans an organization out at a time.
+// transaction can precede — and makes a delivery per matching enabled endpoint. Nothing is
+// sent before its event committed: the feed serves nothing else.
 //
-// Attempts: a delivery is posted only while this worker holds a claim on it, a lease written
-// to the database before the attempt (`next_attempt_at` = the lease's end). Fan-out writes the
-// deliveries it has free slots for already claimed, in the transaction that creates them, and
-// posts them once that commits: a new event costs no claim statement and no re-read of its
-// event or endpoint. Whatever fan-out left unclaimed, and retries that came due, are claimed
-// (webhooks.repository.ts claimDue) as slots free up. Outcomes that end within 50 ms of each
-// other are recorded together, one statement in one short transaction. Several
-// instances share the work without making the same attempt twice; a killed worker's claims
-// come due again when their lease ends. The HTTP side of an attempt runs on a thread of its
-// own (webhooks.sender.ts); everything that touches the database stays here.
+// New events are attempted first and written once, with their outcomes. A short transaction
+// leases the range after the position (webhook_fanout.lease_until) to this worker; the
+// attempts go out; then one transaction moves the position past the range — only while the
+// lease is still this worker's — and inserts the range's deliveries with their outcomes
+// (succeeded, or pending with the retry's time, or failed). A delivery costs one row write,
+// not an insert and then an update of its outcome (docs/events.md "Measured"). An attempt
+// still unanswered DIRECT_WAIT_MS after the batch went out is written claimed instead
+// (below), and its outcome recorded when it ends. A kill at any moment loses nothing: until
+// that transaction commits the position has not moved, and when the lease ends the range is
+// taken over and sent again (at least once; receivers de-duplicate on webhook-id). While
+// no slot is free, the new events' deliveries are written pending instead, without a lease.
+// On PostgreSQL the fan-out row is locked with SKIP LOCKED and its lease honoured: one
+// instance works an organization's new events at a time.
+//
+// Retries and whatever waited for a slot: claimed (webhooks.repository.ts claimDue) as slots
+// free up — a claim is a lease written to the database before the attempt
+// (`next_attempt_at` = the lease's end) — and outcomes that end within 50 ms of each other
+// are recorded together, one statement in one short transaction. Several instances share
+// the work without making the same attempt twice; a killed worker's claims come due again
+// when their lease ends. The HTTP side of an attempt runs on a thread of its own
+// (webhooks.sender.ts); everything that touches the database stays here.
 //
 // It wakes on every commit of events (this process's, and other instances' by NOTIFY:
 // src/events/event-signal.ts) — a round at most every ROUND_INTERVAL_MS, so each round takes
@@ -45,7 +54,16 @@ import { startSender } from './webhooks.sender.ts';
 import { deliveryRow, toEndpoint } from './webhooks.service.ts';
 
 const POLL_MS = 1000;
-const FANOUT_BATCH = 200;
+/** New events per fan-out batch at most (and no more than the free slots when attempted). */
+const FANOUT_BATCH = 256;
+/** Fewer free slots than this: new events are written pending, not attempted first. */
+const DIRECT_MIN_SLOTS = 16;
+/**
+ * How long a batch of new events waits for its answers before it is written: the ones still
+ * unanswered are written claimed, so a slow receiver holds its organization's fan-out up
+ * this long at most.
+ */
+const DIRECT_WAIT_MS = 1000;
 /**
  * Attempts in flight at once, per process. Under load an answer waits several busy turns of
  * the event loop before it frees its slot, so 32 capped delivery at ~700/s on SQLite while
@@ -80,6 +98,26 @@ const LEASE_MS = 30_000;
 
 /** Who the worker's own events (webhook-endpoint.disabled) are by. */
 const WORKER = { principal: 'system', via: 'webhook-worker', requestId: 'webhook-worker' };
+
+/** What an attempt came to: its outcome to record, or `closing` (cut short, given back). */
+type Attempted = { endpoint: repo.EndpointRow | undefined; record: repo.AttemptRecord } | 'closing';
+
+/** Writes what an attempt came to; resolves once committed. */
+type Settle = (delivery: repo.DeliveryRow, attempted: Attempted) => Promise<void>;
+
+/** New events' deliveries leased for attempts before they are written (see the top). */
+interface LeasedBatch {
+  organizationId: string;
+  /** The end of the lease, and the claim of deliveries written before their answer. */
+  leaseUntil: string;
+  /** The position after the batch. */
+  last: FeedPosition;
+  /** Events read: a full batch means more may wait. */
+  count: number;
+  attempted: { delivery: repo.DeliveryRow; endpoint: repo.EndpointRow; event: EventRecord }[];
+  /** Matched beyond the free slots (several endpoints): written pending, due now. */
+  rest: repo.DeliveryRow[];
+}
 
 /** An outcome waiting for its batch's transaction. */
 interface PendingRecord {
@@ -204,58 +242,165 @@ export function startDeliveryWorker(
     await claimAndSend();
   }
 
+  /** Organizations whose batch of new events is out (leased, not yet written). */
+  const attemptingNew = new Set<string>();
+
   /**
-   * Deliveries for the organization's new events, a batch per transaction. `seen` is where
-   * fan-out stood when last read: a read first finds whether anything is new, so an idle
-   * organization costs no write transaction. As many as there are free slots are written
-   * claimed and posted once the transaction commits (never before: nothing is sent for an
-   * event whose delivery a crash could still undo); the rest wait, due now, for claimAndSend.
+   * The organization's new events: a batch leased and attempted first while slots are free
+   * (sendNew), else their deliveries written pending, a batch per transaction. `seen` is
+   * where fan-out stood when last read: a read first finds whether anything is new, so an
+   * idle organization costs no write transaction.
    */
   async function fanOut(organizationId: string, seen: FeedPosition): Promise<void> {
-    if (closing.signal.aborted) return;
+    if (closing.signal.aborted || attemptingNew.has(organizationId)) return;
     if ((await readFeed(database.db, organizationId, seen, 1)).length === 0) return;
     for (;;) {
-      const moved = await database.transaction(async (tx) => {
-        const at = await repo.lockFanout(tx, organizationId);
-        if (at === undefined) return undefined;
-        const rows = await readFeed(tx, organizationId, at, FANOUT_BATCH);
+      const slots = free();
+      const direct = slots >= DIRECT_MIN_SLOTS;
+      const batch = await database.transaction(async (tx) => {
+        const fanout = await repo.lockFanout(tx, organizationId);
+        const now = nowIso();
+        if (fanout === undefined || (fanout.leaseUntil !== null && fanout.leaseUntil > now))
+          return undefined; // another worker is at it
+        const rows = await readFeed(
+          tx,
+          organizationId,
+          fanout.position,
+          direct ? Math.min(FANOUT_BATCH, slots) : FANOUT_BATCH,
+        );
         if (rows.length === 0) return undefined;
         const endpoints = (await repo.enabledEndpoints(tx, organizationId)).map((row) => ({
           row,
           events: toEndpoint(row).events,
         }));
-        const now = nowIso();
-        const leaseUntil = new Date(Date.now() + LEASE_MS).toISOString();
-        let slots = closing.signal.aborted ? 0 : free();
-        const claimed: {
-          delivery: repo.DeliveryRow;
-          endpoint: repo.EndpointRow;
-          event: EventRecord;
-        }[] = [];
-        const deliveries = rows.flatMap(({ event }) =>
+        const matched = rows.flatMap(({ event }) =>
           endpoints
             .filter((e) => matchesEvent(e.events, event.type))
-            .map((e) => {
-              const row = deliveryRow(organizationId, e.row.id, event, now);
-              if (slots === 0) return row;
-              slots--;
-              const inserted = { ...row, next_attempt_at: leaseUntil };
-              claimed.push({ delivery: { ...inserted, attempts: 0 }, endpoint: e.row, event });
-              return inserted;
-            }),
+            .map((e) => ({ row: deliveryRow(organizationId, e.row.id, event, now), e, event })),
         );
-        await repo.insertDeliveries(tx, deliveries);
         const last: FeedPosition = rows[rows.length - 1]!.position;
-        await repo.moveFanout(tx, organizationId, last);
-        return { count: rows.length, last, claimed };
+        if (!direct || matched.length === 0) {
+          await repo.insertDeliveries(
+            tx,
+            matched.map((m) => m.row),
+          );
+          await repo.moveFanout(tx, organizationId, last);
+          return { leased: undefined, count: rows.length, last };
+        }
+        const leaseUntil = new Date(Date.now() + LEASE_MS).toISOString();
+        await repo.leaseFanout(tx, organizationId, leaseUntil);
+        const leased: LeasedBatch = {
+          organizationId,
+          leaseUntil,
+          last,
+          count: rows.length,
+          attempted: matched.slice(0, slots).map((m) => ({
+            delivery: { ...m.row, next_attempt_at: leaseUntil },
+            endpoint: m.e.row,
+            event: m.event,
+          })),
+          rest: matched.slice(slots).map((m) => m.row),
+        };
+        return { leased, count: rows.length, last };
       });
-      if (moved === undefined) return;
-      // Committed: the claimed ones go now; the next pre-check starts here.
-      if (moved.claimed.length < moved.count) backlog = true;
-      for (const c of moved.claimed) start(c.delivery, Promise.resolve(c.endpoint), c.event);
-      if (followed.has(organizationId)) followed.set(organizationId, moved.last);
-      if (moved.count < FANOUT_BATCH || closing.signal.aborted) return;
+      if (batch === undefined) return;
+      if (batch.leased !== undefined) {
+        // Committed: the lease is this worker's; the batch goes out now, the next after it.
+        sendNew(batch.leased);
+        return;
+      }
+      backlog = true; // written pending: claimAndSend takes them as slots free
+      if (followed.has(organizationId)) followed.set(organizationId, batch.last);
+      if (batch.count < FANOUT_BATCH || closing.signal.aborted) return;
     }
+  }
+
+  /**
+   * Attempts a leased batch, then writes it (see the top): once every attempt ended, or
+   * DIRECT_WAIT_MS after it went out, whichever is first.
+   */
+  function sendNew(batch: LeasedBatch): void {
+    const org = batch.organizationId;
+    attemptingNew.add(org);
+    const outcomes = new Map<string, Attempted>();
+    let writing = false;
+    let wrote!: (held: boolean) => void;
+    let failed!: (error: unknown) => void;
+    const written = new Promise<boolean>((resolve, reject) => {
+      wrote = resolve;
+      failed = reject;
+    });
+    written.catch(() => undefined); // logged in write; each settle sees it too
+    const write = () => {
+      if (writing) return;
+      writing = true;
+      clearTimeout(timer);
+      writeNew(batch, new Map(outcomes))
+        .then(wrote, (error: unknown) => {
+          // The lease stays: the range is sent again once it ends.
+          log.warn({ err: error }, 'webhook batch not written');
+          failed(error);
+        })
+        .finally(() => {
+          attemptingNew.delete(org);
+          if (followed.has(org)) followed.set(org, batch.last);
+          // More may have committed meanwhile: a full batch goes on at once.
+          hinted.add(org);
+          wake(batch.count === FANOUT_BATCH);
+        });
+    };
+    const timer = setTimeout(write, DIRECT_WAIT_MS);
+    const settle: Settle = async (delivery, attempted) => {
+      if (!writing) {
+        outcomes.set(delivery.id, attempted);
+        if (outcomes.size === batch.attempted.length) write();
+        await written;
+        return;
+      }
+      // Answered after the batch was written claimed: recorded as a claimed one's is.
+      if (await written) await recordAttempted(delivery, attempted);
+    };
+    if (batch.attempted.length === 0) write();
+    for (const a of batch.attempted)
+      start(a.delivery, Promise.resolve(a.endpoint), a.event, settle);
+  }
+
+  /**
+   * A leased batch's one transaction: the position moves past it, if the lease is still this
+   * worker's (else another took the range over and sends it again: nothing is written), and
+   * its deliveries are inserted — with their outcome, claimed when still unanswered, due now
+   * when given back or beyond the slots. Answers whether the lease held.
+   */
+  function writeNew(batch: LeasedBatch, outcomes: Map<string, Attempted>): Promise<boolean> {
+    const now = nowIso();
+    const rows = batch.attempted.map(({ delivery }) => {
+      const attempted = outcomes.get(delivery.id);
+      if (attempted === undefined) return delivery; // claimed until the lease's end
+      if (attempted === 'closing') return { ...delivery, next_attempt_at: now };
+      const r = attempted.record;
+      return {
+        ...delivery,
+        status: r.status,
+        attempts: 1,
+        last_attempt_at: r.at,
+        last_status_code: r.statusCode,
+        last_error: r.error,
+        next_attempt_at: r.nextAttemptAt,
+      };
+    });
+    rows.push(...batch.rest);
+    return database.transaction(async (tx) => {
+      if (!(await repo.moveFanout(tx, batch.organizationId, batch.last, batch.leaseUntil)))
+        return false;
+      await repo.insertDeliveries(tx, rows);
+      // In the order the attempts ended (the map's): a success then a failure leaves a streak.
+      for (const attempted of outcomes.values())
+        if (attempted !== 'closing' && attempted.endpoint !== undefined) {
+          const r = attempted.record;
+          await noteHealth(tx, attempted.endpoint, r.status === 'succeeded', r.at);
+        }
+      return true;
+    });
   }
 
   async function claimAndSend(): Promise<void> {
@@ -300,11 +445,15 @@ export function startDeliveryWorker(
     }
   }
 
-  /** Works on a claimed delivery: its attempt, then its outcome's record. */
+  /**
+   * Works on a claimed (or leased) delivery: its attempt, then `settle` writes what it came
+   * to. It holds a slot until answered and its place in MAX_HELD until written.
+   */
   function start(
     delivery: repo.DeliveryRow,
     endpoint: Promise<repo.EndpointRow | undefined>,
     event: EventRecord | undefined | Promise<EventRecord | undefined>,
+    settle: Settle = recordAttempted,
   ): void {
     attempting++;
     let attempted = false;
@@ -316,7 +465,10 @@ export function startDeliveryWorker(
       wake(backlog && free() >= CONCURRENCY / 2);
     };
     const done = Promise.all([endpoint, event])
-      .then(([e, ev]) => send(delivery, e, ev, attemptDone))
+      .then(async ([e, ev]) => {
+        if (e === undefined) return; // deleted meanwhile: its deliveries went with it
+        await settle(delivery, await attempt(delivery, e, ev, attemptDone));
+      })
       .catch((error: unknown) => log.warn({ err: error }, 'webhook attempt not recorded'))
       .finally(() => {
         attemptDone();
@@ -326,25 +478,27 @@ export function startDeliveryWorker(
     inFlight.set(delivery.id, { delivery, done });
   }
 
-  async function send(
+  /** One attempt of a delivery and the outcome it leads to (the retry's time, or the end). */
+  async function attempt(
     delivery: repo.DeliveryRow,
-    endpoint: repo.EndpointRow | undefined,
+    endpoint: repo.EndpointRow,
     event: EventRecord | undefined,
     attemptDone: () => void,
-  ): Promise<void> {
-    if (endpoint === undefined) return; // deleted meanwhile: its deliveries went with it
+  ): Promise<Attempted> {
     if (event === undefined) {
       // Purged (EVENT_RETENTION_DAYS) before it could be delivered: nothing left to send.
       attemptDone();
       reportDeliveryAttempt('event_gone', Number(delivery.attempts), undefined);
-      await record(delivery, undefined, {
-        status: 'failed',
-        at: nowIso(),
-        statusCode: null,
-        error: 'the event is no longer kept (EVENT_RETENTION_DAYS)',
-        nextAttemptAt: null,
-      });
-      return;
+      return {
+        endpoint: undefined,
+        record: {
+          status: 'failed',
+          at: nowIso(),
+          statusCode: null,
+          error: 'the event is no longer kept (EVENT_RETENTION_DAYS)',
+          nextAttemptAt: null,
+        },
+      };
     }
     const body = JSON.stringify({ type: event.type, timestamp: event.createdAt, data: event });
     const outcome = await sender.send({
@@ -362,25 +516,34 @@ export function startDeliveryWorker(
       allowPrivate: config.allowPrivate,
     });
     attemptDone();
-    if (closing.signal.aborted) {
-      // Cut short by the service closing: not an attempt the receiver answered. Given back,
-      // it is due again at once for whoever runs next.
-      await database.transaction((tx) => repo.releaseClaim(tx, delivery, nowIso()));
-      return;
-    }
+    // Cut short by the service closing: not an attempt the receiver answered.
+    if (closing.signal.aborted) return 'closing';
     const attempts = Number(delivery.attempts) + 1;
     const next = outcome.ok
       ? null
       : nextAttemptAt(attempts, config.retryScheduleSeconds, Date.now(), Math.random());
     const counted = outcome.ok ? 'succeeded' : next === null ? 'failed' : 'failed_attempt';
     reportDeliveryAttempt(counted, Number(delivery.attempts), event.createdAt);
-    await record(delivery, endpoint, {
-      status: outcome.ok ? 'succeeded' : next === null ? 'failed' : 'pending',
-      at: nowIso(),
-      statusCode: outcome.statusCode,
-      error: outcome.error,
-      nextAttemptAt: next,
-    });
+    return {
+      endpoint,
+      record: {
+        status: outcome.ok ? 'succeeded' : next === null ? 'failed' : 'pending',
+        at: nowIso(),
+        statusCode: outcome.statusCode,
+        error: outcome.error,
+        nextAttemptAt: next,
+      },
+    };
+  }
+
+  /** A claimed delivery's attempt: its outcome recorded, or (closing) its claim given back. */
+  async function recordAttempted(delivery: repo.DeliveryRow, attempted: Attempted): Promise<void> {
+    if (attempted === 'closing') {
+      // Given back, it is due again at once for whoever runs next.
+      await database.transaction((tx) => repo.releaseClaim(tx, delivery, nowIso()));
+      return;
+    }
+    await record(delivery, attempted.endpoint, attempted.record);
   }
 
   let batch: PendingRecord[] | undefined;

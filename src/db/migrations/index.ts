@@ -12,6 +12,7 @@ import * as m0010 from './0010_event_feed_position.ts';
 import * as m0011 from './0011_webhooks.ts';
 import * as m0012 from './0012_time_zone_and_completion_index.ts';
 import * as m0013 from './0013_order_total_may_be_zero.ts';
+import * as m0014 from './0014_webhook_fanout_lease.ts';
 
 /** Every migration, in order. Names sort in the order they must run. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -28,4 +29,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0011_webhooks': m0011,
   '0012_time_zone_and_completion_index': m0012,
   '0013_order_total_may_be_zero': m0013,
+  '0014_webhook_fanout_lease': m0014,
 };
