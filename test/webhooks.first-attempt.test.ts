@@ -130,6 +130,33 @@ void describe('webhooks: new events attempted first', () => {
     assert.equal(arrivals.get('/slow'), 1, 'attempted once');
   });
 
+  void test('an endpoint deleted while its batch is out gets no delivery rows', async () => {
+    answerAfterMs.set('/deleted', 2500);
+    const id = await endpoint('/deleted');
+    await createOrder();
+    await until(
+      'the attempt',
+      async () => arrivals.get('/deleted') ?? 0,
+      (n) => n === 1,
+      10_000,
+    );
+    const deleted = await t.call(org, 'admin', {
+      method: 'DELETE',
+      url: `/v1/om/webhook-endpoints/${id}`,
+    });
+    assert.equal(deleted.statusCode, 200, deleted.body);
+    // Past the batch's write (1 s) and the slow answer's record.
+    await sleep(3500);
+    const rows = await t.database.db
+      .selectFrom('webhook_deliveries')
+      .select('id')
+      .where('organization_id', '=', org.id)
+      .where('endpoint_id', '=', id)
+      .execute();
+    assert.deepEqual(rows, []);
+    assert.equal((await fanout()).lease_until, null);
+  });
+
   void test("another worker's lease is left alone until it ends, then its range is taken over", async () => {
     const id = await endpoint('/leased');
     const leaseMs = 2500;

@@ -68,6 +68,16 @@ export function enabledEndpoints(db: Kysely<DB>, organizationId: string): Promis
     .execute();
 }
 
+/** The ids of the organization's endpoints, enabled or not. */
+export async function endpointIds(db: Kysely<DB>, organizationId: string): Promise<Set<string>> {
+  const rows = await db
+    .selectFrom('webhook_endpoints')
+    .select('id')
+    .where('organization_id', '=', organizationId)
+    .execute();
+  return new Set(rows.map((r) => r.id));
+}
+
 export async function updateEndpoint(
   db: Kysely<DB>,
   organizationId: string,

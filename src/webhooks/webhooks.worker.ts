@@ -392,7 +392,12 @@ export function startDeliveryWorker(
     return database.transaction(async (tx) => {
       if (!(await repo.moveFanout(tx, batch.organizationId, batch.last, batch.leaseUntil)))
         return false;
-      await repo.insertDeliveries(tx, rows);
+      // An endpoint deleted while its batch was out took its deliveries with it: none now.
+      const kept = await repo.endpointIds(tx, batch.organizationId);
+      await repo.insertDeliveries(
+        tx,
+        rows.filter((r) => kept.has(r.endpoint_id)),
+      );
       // In the order the attempts ended (the map's): a success then a failure leaves a streak.
       for (const attempted of outcomes.values())
         if (attempted !== 'closing' && attempted.endpoint !== undefined) {
