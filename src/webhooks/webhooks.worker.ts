@@ -285,7 +285,7 @@ export function startDeliveryWorker(
             matched.map((m) => m.row),
           );
           await repo.moveFanout(tx, organizationId, last);
-          return { leased: undefined, count: rows.length, last };
+          return { leased: undefined, count: rows.length, last, queued: matched.length };
         }
         const leaseUntil = new Date(Date.now() + LEASE_MS).toISOString();
         await repo.leaseFanout(tx, organizationId, leaseUntil);
@@ -301,7 +301,7 @@ export function startDeliveryWorker(
           })),
           rest: matched.slice(slots).map((m) => m.row),
         };
-        return { leased, count: rows.length, last };
+        return { leased, count: rows.length, last, queued: 0 };
       });
       if (batch === undefined) return;
       if (batch.leased !== undefined) {
@@ -309,7 +309,8 @@ export function startDeliveryWorker(
         sendNew(batch.leased);
         return;
       }
-      backlog = true; // written pending: claimAndSend takes them as slots free
+      // Written pending: claimAndSend takes them as slots free.
+      if (batch.queued > 0) backlog = true;
       if (followed.has(organizationId)) followed.set(organizationId, batch.last);
       if (batch.count < FANOUT_BATCH || closing.signal.aborted) return;
     }
