@@ -112,8 +112,8 @@ interface LeasedBatch {
   leaseUntil: string;
   /** The position after the batch. */
   last: FeedPosition;
-  /** Events read: a full batch means more may wait. */
-  count: number;
+  /** As many events as could be read: more may wait. */
+  full: boolean;
   attempted: { delivery: repo.DeliveryRow; endpoint: repo.EndpointRow; event: EventRecord }[];
   /** Matched beyond the free slots (several endpoints): written pending, due now. */
   rest: repo.DeliveryRow[];
@@ -262,12 +262,8 @@ export function startDeliveryWorker(
         const now = nowIso();
         if (fanout === undefined || (fanout.leaseUntil !== null && fanout.leaseUntil > now))
           return undefined; // another worker is at it
-        const rows = await readFeed(
-          tx,
-          organizationId,
-          fanout.position,
-          direct ? Math.min(FANOUT_BATCH, slots) : FANOUT_BATCH,
-        );
+        const limit = direct ? Math.min(FANOUT_BATCH, slots) : FANOUT_BATCH;
+        const rows = await readFeed(tx, organizationId, fanout.position, limit);
         if (rows.length === 0) return undefined;
         const endpoints = (await repo.enabledEndpoints(tx, organizationId)).map((row) => ({
           row,
@@ -285,7 +281,7 @@ export function startDeliveryWorker(
             matched.map((m) => m.row),
           );
           await repo.moveFanout(tx, organizationId, last);
-          return { leased: undefined, count: rows.length, last, queued: matched.length };
+          return { leased: undefined, full: rows.length === limit, last, queued: matched.length };
         }
         const leaseUntil = new Date(Date.now() + LEASE_MS).toISOString();
         await repo.leaseFanout(tx, organizationId, leaseUntil);
@@ -293,7 +289,7 @@ export function startDeliveryWorker(
           organizationId,
           leaseUntil,
           last,
-          count: rows.length,
+          full: rows.length === limit,
           attempted: matched.slice(0, slots).map((m) => ({
             delivery: { ...m.row, next_attempt_at: leaseUntil },
             endpoint: m.e.row,
@@ -301,7 +297,7 @@ export function startDeliveryWorker(
           })),
           rest: matched.slice(slots).map((m) => m.row),
         };
-        return { leased, count: rows.length, last, queued: 0 };
+        return { leased, full: leased.full, last, queued: 0 };
       });
       if (batch === undefined) return;
       if (batch.leased !== undefined) {
@@ -312,7 +308,7 @@ export function startDeliveryWorker(
       // Written pending: claimAndSend takes them as slots free.
       if (batch.queued > 0) backlog = true;
       if (followed.has(organizationId)) followed.set(organizationId, batch.last);
-      if (batch.count < FANOUT_BATCH || closing.signal.aborted) return;
+      if (!batch.full || closing.signal.aborted) return;
     }
   }
 
@@ -347,7 +343,7 @@ export function startDeliveryWorker(
           if (followed.has(org)) followed.set(org, batch.last);
           // More may have committed meanwhile: a full batch goes on at once.
           hinted.add(org);
-          wake(batch.count === FANOUT_BATCH);
+          wake(batch.full);
         });
     };
     const timer = setTimeout(write, DIRECT_WAIT_MS);
