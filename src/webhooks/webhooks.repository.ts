@@ -304,6 +304,12 @@ export async function followFeed(db: Kysely<DB>, organizationId: string, from: F
     .execute();
 }
 
+/** A fan-out row's position (`seq` may come back as a string: bigint on PostgreSQL). */
+const positionOf = (row: { xact: string; seq: number | string }): FeedPosition => ({
+  xact: String(row.xact),
+  seq: Number(row.seq),
+});
+
 /** Where fan-out stands in an organization's feed, or undefined when it is not followed. */
 export async function followedFeed(
   db: Kysely<DB>,
@@ -314,11 +320,13 @@ export async function followedFeed(
     .selectAll()
     .where('organization_id', '=', organizationId)
     .executeTakeFirst();
-  return row && { xact: String(row.xact), seq: Number(row.seq) };
+  return row && positionOf(row);
 }
 
-export function followedFeeds(db: Kysely<DB>) {
-  return db.selectFrom('webhook_fanout').selectAll().execute();
+/** Every followed organization and where its fan-out stands. */
+export async function followedFeeds(db: Kysely<DB>): Promise<Map<string, FeedPosition>> {
+  const rows = await db.selectFrom('webhook_fanout').selectAll().execute();
+  return new Map(rows.map((r) => [r.organization_id, positionOf(r)]));
 }
 
 /** Where an organization's fan-out stands, and until when a worker attempts past it. */
@@ -340,7 +348,7 @@ export async function lockFanout(
   ).executeTakeFirst();
   return (
     row && {
-      position: { xact: String(row.xact), seq: Number(row.seq) },
+      position: positionOf(row),
       leaseUntil: row.lease_until,
     }
   );

@@ -217,10 +217,7 @@ export function startDeliveryWorker(
     if (sweep) {
       sweep = false;
       hinted.clear();
-      const rows = await repo.followedFeeds(database.db);
-      followed = new Map(
-        rows.map((r) => [r.organization_id, { xact: String(r.xact), seq: Number(r.seq) }]),
-      );
+      followed = await repo.followedFeeds(database.db);
       unfollowed = new Set();
       for (const [org, at] of followed) await fanOut(org, at);
     } else {
