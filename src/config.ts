@@ -61,6 +61,13 @@ const EnvSchema = Type.Object({
   WEBHOOK_ALLOW_HTTP: Type.Union([Type.Literal('0'), Type.Literal('1')], { default: '0' }),
   /** `1` lets webhook endpoints resolve to loopback/private addresses (API.md §7.2). */
   WEBHOOK_ALLOW_PRIVATE: Type.Union([Type.Literal('0'), Type.Literal('1')], { default: '0' }),
+  /** Webhook attempts in flight at once, per process (src/webhooks/webhooks.worker.ts). */
+  WEBHOOK_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 4096, default: 512 }),
+  /**
+   * Of those, to any one endpoint at most: an endpoint slow to answer (or not answering: 10 s
+   * each) holds no more, and the rest keep going to the others.
+   */
+  WEBHOOK_ENDPOINT_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 4096, default: 256 }),
   /** Seconds between a failed attempt and the next, comma-separated (API.md §7.3). */
   WEBHOOK_RETRY_SCHEDULE: Type.String({
     pattern: '^\\s*\\d{1,7}(\\s*,\\s*\\d{1,7}){0,19}\\s*$',
@@ -102,6 +109,9 @@ export interface WebhookConfig {
   allowPrivate: boolean;
   /** Seconds to wait after each failed attempt; past the last, a delivery is failed. */
   retryScheduleSeconds: number[];
+  /** Attempts in flight per process, in all and to one endpoint. */
+  concurrency: number;
+  endpointConcurrency: number;
 }
 
 export class ConfigError extends Error {}
@@ -129,6 +139,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!isSupportedCurrency(e.OM_DEFAULT_CURRENCY)) {
     throw new ConfigError(
       `OM_DEFAULT_CURRENCY=${e.OM_DEFAULT_CURRENCY}: not an ISO 4217 currency code`,
+    );
+  }
+  if (e.WEBHOOK_ENDPOINT_CONCURRENCY > e.WEBHOOK_CONCURRENCY) {
+    throw new ConfigError(
+      `WEBHOOK_ENDPOINT_CONCURRENCY=${e.WEBHOOK_ENDPOINT_CONCURRENCY}: more than WEBHOOK_CONCURRENCY=${e.WEBHOOK_CONCURRENCY}, the attempts in flight in all`,
     );
   }
   const workers = e.WORKERS === 'auto' ? os.availableParallelism() : Number(e.WORKERS);
@@ -172,6 +187,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       allowHttp: e.WEBHOOK_ALLOW_HTTP === '1',
       allowPrivate: e.WEBHOOK_ALLOW_PRIVATE === '1',
       retryScheduleSeconds: e.WEBHOOK_RETRY_SCHEDULE.split(',').map((x) => Number(x.trim())),
+      concurrency: e.WEBHOOK_CONCURRENCY,
+      endpointConcurrency: e.WEBHOOK_ENDPOINT_CONCURRENCY,
     },
   };
 }

@@ -204,38 +204,60 @@ export async function countPending(
   return { pending: Number(rows?.pending ?? 0), due: Number(rows?.due ?? 0) };
 }
 
+/** An endpoint, by organization: how the worker names one it holds attempts to. */
+export interface EndpointKey {
+  organizationId: string;
+  endpointId: string;
+}
+
 /**
- * Claims up to `limit` due deliveries until `leaseUntil`: their `next_attempt_at` becomes the
- * claim's end, so no other worker takes them meanwhile (on PostgreSQL the rows another
- * worker is claiming right now are skipped, not waited for) and a killed worker's claims
- * come due again when it ends.
+ * Up to `limit` due deliveries, soonest first, none to the endpoints in `except` (those the
+ * worker holds as many attempts to as it may). On PostgreSQL they are locked for the claim,
+ * and rows another worker is claiming right now are skipped, not waited for.
  */
-export async function claimDue(
+export function dueDeliveries(
   db: Kysely<DB>,
   now: string,
-  leaseUntil: string,
   limit: number,
+  except: readonly EndpointKey[],
 ): Promise<DeliveryRow[]> {
-  return db
-    .updateTable('webhook_deliveries')
-    .set({ next_attempt_at: leaseUntil })
-    .where((eb) =>
-      eb(
-        eb.refTuple('organization_id', 'id'),
-        'in',
-        withRowLock(
-          db,
-          dueQuery(db, now)
-            .select(['d.organization_id', 'd.id'])
-            .orderBy('d.next_attempt_at')
-            .limit(limit),
-          'update',
-          { skipLocked: true },
-        ).$asTuple('organization_id', 'id'),
+  let query = dueQuery(db, now).selectAll('d').orderBy('d.next_attempt_at').limit(limit);
+  if (except.length > 0)
+    query = query.where((eb) =>
+      eb.not(
+        eb(
+          eb.refTuple('d.organization_id', 'd.endpoint_id'),
+          'in',
+          except.map((k) => eb.tuple(k.organizationId, k.endpointId)),
+        ),
       ),
-    )
-    .returningAll()
-    .execute();
+    );
+  return withRowLock(db, query, 'update', { skipLocked: true }).execute();
+}
+
+/**
+ * Claims `rows` (read by dueDeliveries in this transaction) until `leaseUntil`: their
+ * `next_attempt_at` becomes the claim's end, so no other worker takes them meanwhile and a
+ * killed worker's claims come due again when it ends. Answers them as claimed.
+ */
+export async function claimDeliveries(
+  db: Kysely<DB>,
+  rows: readonly DeliveryRow[],
+  leaseUntil: string,
+): Promise<DeliveryRow[]> {
+  for (const chunk of fixedChunks(rows, 256))
+    await db
+      .updateTable('webhook_deliveries')
+      .set({ next_attempt_at: leaseUntil })
+      .where((eb) =>
+        eb(
+          eb.refTuple('organization_id', 'id'),
+          'in',
+          chunk.map((d) => eb.tuple(d.organization_id, d.id)),
+        ),
+      )
+      .execute();
+  return rows.map((d) => ({ ...d, next_attempt_at: leaseUntil }));
 }
 
 export interface AttemptRecord {

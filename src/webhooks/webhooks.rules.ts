@@ -107,3 +107,29 @@ export function signingSecrets(
 export function clip(text: string, max = 1024): string {
   return text.length <= max ? text : text.slice(0, max);
 }
+
+/**
+ * Of `items` in the order they should go (soonest first), the ones that may go now: at most
+ * `slots` in all and, per endpoint, at most `room(endpoint)` — so an endpoint slow to answer
+ * holds at most its share of a worker's attempts. Both lists keep the order; `waiting` is for
+ * a later round.
+ */
+export function fitting<T>(
+  items: readonly T[],
+  slots: number,
+  endpointOf: (item: T) => string,
+  room: (endpoint: string) => number,
+): { going: T[]; waiting: T[] } {
+  const going: T[] = [];
+  const waiting: T[] = [];
+  const taken = new Map<string, number>();
+  for (const item of items) {
+    const endpoint = endpointOf(item);
+    const n = taken.get(endpoint) ?? 0;
+    if (going.length < slots && n < room(endpoint)) {
+      taken.set(endpoint, n + 1);
+      going.push(item);
+    } else waiting.push(item);
+  }
+  return { going, waiting };
+}

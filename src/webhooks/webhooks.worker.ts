@@ -19,8 +19,8 @@
 // On PostgreSQL the fan-out row is locked with SKIP LOCKED and its lease honoured: one
 // instance works an organization's new events at a time.
 //
-// Retries and whatever waited for a slot: claimed (webhooks.repository.ts claimDue) as slots
-// free up — a claim is a lease written to the database before the attempt
+// Retries and whatever waited for a slot: claimed (webhooks.repository.ts dueDeliveries,
+// claimDeliveries) as slots free up — a claim is a lease written to the database before the attempt
 // (`next_attempt_at` = the lease's end) — and outcomes that end within 50 ms of each other
 // are recorded together, one statement in one short transaction. Several instances share
 // the work without making the same attempt twice; a killed worker's claims come due again
@@ -46,6 +46,7 @@ import { reportDeliveryAttempt } from '../shared/metrics.ts';
 import * as repo from './webhooks.repository.ts';
 import {
   DISABLE_AFTER_FAILING_MS,
+  fitting,
   matchesEvent,
   nextAttemptAt,
   signingSecrets,
@@ -56,22 +57,25 @@ import { deliveryRow, toEndpoint } from './webhooks.service.ts';
 const POLL_MS = 1000;
 /** New events per fan-out batch at most (and no more than the free slots when attempted). */
 const FANOUT_BATCH = 256;
-/** Fewer free slots than this: new events are written pending, not attempted first. */
-const DIRECT_MIN_SLOTS = 16;
+/**
+ * Fewer free slots than this share of them: new events are written pending, not attempted
+ * first (a batch that would go out a few at a time costs two transactions, not one).
+ */
+const DIRECT_MIN_SHARE = 1 / 16;
 /**
  * How long a batch of new events waits for its answers before it is written: the ones still
  * unanswered are written claimed, so a slow receiver holds its organization's fan-out up
  * this long at most.
  */
 const DIRECT_WAIT_MS = 1000;
-/**
- * Attempts in flight at once, per process. Under load an answer waits several busy turns of
- * the event loop before it frees its slot, so 32 capped delivery at ~700/s on SQLite while
- * the mixed load wrote ~1,000 events/s; 128 kept up with that, not with ~1,500 events/s on a
- * faster machine: the backlog (and the lag, to ~5 s) grew for stretches of a run, and once
- * behind, every delivery also costs a claim (docs/events.md "Measured").
- */
-const CONCURRENCY = 256;
+// Attempts in flight at once, per process: WEBHOOK_CONCURRENCY (512), and to any one endpoint
+// WEBHOOK_ENDPOINT_CONCURRENCY (256). Under load an answer waits several busy turns of the
+// event loop before it frees its slot, so 32 capped delivery at ~700/s on SQLite while the
+// mixed load wrote ~1,000 events/s, and 128 fell behind ~1,500 events/s: the backlog (and the
+// lag, to ~5 s) grew for stretches of a run, and once behind, every delivery also costs a
+// claim (docs/events.md "Measured"). The share per endpoint keeps one that is slow to answer
+// (or never does: 10 s each) from holding every slot while other organizations' deliveries
+// wait: it holds its share at most (half, by default), and its own wait for a later round.
 /**
  * Rounds (fan-out, claims) start at most this often: a round per commit notice cost each
  * delivery its own transactions and statements — at 128 in flight, +0.4 ms of service CPU
@@ -82,11 +86,12 @@ const CONCURRENCY = 256;
  */
 const ROUND_INTERVAL_MS = 100;
 /**
- * Claims held at once: attempts in flight and outcomes waiting for their record. A slot is
- * free again once the receiver answered, not once its outcome committed (which waits for a
- * shared commit), but outcomes cannot pile up without bound behind a slow database.
+ * Claims held at once, as a multiple of the attempts in flight: attempts and outcomes
+ * waiting for their record. A slot is free again once the receiver answered, not once its
+ * outcome committed (which waits for a shared commit), but outcomes cannot pile up without
+ * bound behind a slow database.
  */
-const MAX_HELD = 2 * CONCURRENCY;
+const HELD_PER_SLOT = 2;
 /**
  * Outcomes are recorded together, this long after the first of them ended: a transaction
  * per event-loop turn was many small ones under load (answers trickle in over many turns).
@@ -95,6 +100,10 @@ const MAX_HELD = 2 * CONCURRENCY;
 const RECORD_DELAY_MS = 50;
 /** A claim outlives the 10 s attempt and the recording of its outcome. */
 const LEASE_MS = 30_000;
+
+/** How the worker names an endpoint it holds attempts to (ids are unique per organization). */
+const endpointKey = (e: repo.EndpointRow) => `${e.organization_id}/${e.id}`;
+const deliveryEndpointKey = (d: repo.DeliveryRow) => `${d.organization_id}/${d.endpoint_id}`;
 
 /** Who the worker's own events (webhook-endpoint.disabled) are by. */
 const WORKER = { principal: 'system', via: 'webhook-worker', requestId: 'webhook-worker' };
@@ -115,7 +124,7 @@ interface LeasedBatch {
   /** As many events as could be read: more may wait. */
   full: boolean;
   attempted: { delivery: repo.DeliveryRow; endpoint: repo.EndpointRow; event: EventRecord }[];
-  /** Matched beyond the free slots (several endpoints): written pending, due now. */
+  /** Matched beyond the free slots or an endpoint's share of them: written pending, due now. */
   rest: repo.DeliveryRow[];
 }
 
@@ -145,10 +154,16 @@ export function startDeliveryWorker(
   const sender = startSender();
   /** Claims being worked on, until their outcome is recorded (or the claim given back). */
   const inFlight = new Map<string, { delivery: repo.DeliveryRow; done: Promise<void> }>();
-  /** Of those, attempts waiting for the receiver. */
+  const { concurrency, endpointConcurrency } = config;
+  const maxHeld = HELD_PER_SLOT * concurrency;
+  /** Of those, attempts waiting for the receiver: in all, and per endpoint (endpointKey). */
   let attempting = 0;
+  const attemptingTo = new Map<string, { endpoint: repo.EndpointKey; attempts: number }>();
   /** How many more claims may be taken now. */
-  const free = () => Math.max(0, Math.min(CONCURRENCY - attempting, MAX_HELD - inFlight.size));
+  const free = () => Math.max(0, Math.min(concurrency - attempting, maxHeld - inFlight.size));
+  /** How many more attempts the endpoint may have in flight now. */
+  const room = (endpoint: string) =>
+    endpointConcurrency - (attemptingTo.get(endpoint)?.attempts ?? 0);
   /** Organizations heard of since the last round (all followed ones are swept each poll). */
   const hinted = new Set<string>();
   let sweep = true;
@@ -253,19 +268,22 @@ export function startDeliveryWorker(
     if ((await readFeed(database.db, organizationId, seen, 1)).length === 0) return;
     for (;;) {
       const slots = free();
-      const direct = slots >= DIRECT_MIN_SLOTS;
       const batch = await database.transaction(async (tx) => {
         const fanout = await repo.lockFanout(tx, organizationId);
         const now = nowIso();
         if (fanout === undefined || (fanout.leaseUntil !== null && fanout.leaseUntil > now))
           return undefined; // another worker is at it
-        const limit = direct ? Math.min(FANOUT_BATCH, slots) : FANOUT_BATCH;
-        const rows = await readFeed(tx, organizationId, fanout.position, limit);
-        if (rows.length === 0) return undefined;
         const endpoints = (await repo.enabledEndpoints(tx, organizationId)).map((row) => ({
           row,
           events: toEndpoint(row).events,
         }));
+        // Attempted first while enough slots are free, in all and to one of its endpoints.
+        const minSlots = Math.max(1, concurrency * DIRECT_MIN_SHARE);
+        const direct =
+          slots >= minSlots && endpoints.some((e) => room(endpointKey(e.row)) >= minSlots);
+        const limit = direct ? Math.min(FANOUT_BATCH, slots) : FANOUT_BATCH;
+        const rows = await readFeed(tx, organizationId, fanout.position, limit);
+        if (rows.length === 0) return undefined;
         const matched = rows.flatMap(({ event }) =>
           endpoints
             .filter((e) => matchesEvent(e.events, event.type))
@@ -282,17 +300,18 @@ export function startDeliveryWorker(
         }
         const leaseUntil = new Date(Date.now() + LEASE_MS).toISOString();
         await repo.leaseFanout(tx, organizationId, leaseUntil);
+        const { going, waiting } = fitting(matched, slots, (m) => endpointKey(m.e.row), room);
         const leased: LeasedBatch = {
           organizationId,
           leaseUntil,
           last,
           full: rows.length === limit,
-          attempted: matched.slice(0, slots).map((m) => ({
+          attempted: going.map((m) => ({
             delivery: { ...m.row, next_attempt_at: leaseUntil },
             endpoint: m.e.row,
             event: m.event,
           })),
-          rest: matched.slice(slots).map((m) => m.row),
+          rest: waiting.map((m) => m.row),
         };
         return { leased, full: leased.full, last, queued: 0 };
       });
@@ -415,7 +434,16 @@ export function startDeliveryWorker(
     backlog = true;
     if (slots === 0) return;
     const leaseUntil = new Date(Date.now() + LEASE_MS).toISOString();
-    const claimed = await database.transaction((tx) => repo.claimDue(tx, now, leaseUntil, slots));
+    // Not to the endpoints holding their share already, nor beyond it to the others: what
+    // is left waits (due) for a later round, others' deliveries go meanwhile.
+    const full = [...attemptingTo.values()]
+      .filter((to) => to.attempts >= endpointConcurrency)
+      .map((to) => to.endpoint);
+    const claimed = await database.transaction(async (tx) => {
+      const due = await repo.dueDeliveries(tx, now, slots, full);
+      const { going } = fitting(due, slots, deliveryEndpointKey, room);
+      return repo.claimDeliveries(tx, going, leaseUntil);
+    });
     backlog = claimed.length === slots;
     // Each endpoint read once per claim, not once per attempt; the claim's events at once.
     const endpoints = new Map<string, Promise<repo.EndpointRow | undefined>>();
@@ -446,7 +474,7 @@ export function startDeliveryWorker(
 
   /**
    * Works on a claimed (or leased) delivery: its attempt, then `settle` writes what it came
-   * to. It holds a slot until answered and its place in MAX_HELD until written.
+   * to. It holds a slot until answered and its place among the claims held until written.
    */
   function start(
     delivery: repo.DeliveryRow,
@@ -454,14 +482,22 @@ export function startDeliveryWorker(
     event: EventRecord | undefined | Promise<EventRecord | undefined>,
     settle: Settle = recordAttempted,
   ): void {
+    const key = deliveryEndpointKey(delivery);
+    const to = attemptingTo.get(key) ?? {
+      endpoint: { organizationId: delivery.organization_id, endpointId: delivery.endpoint_id },
+      attempts: 0,
+    };
+    attemptingTo.set(key, to);
+    to.attempts++;
     attempting++;
     let attempted = false;
     const attemptDone = () => {
       if (attempted) return;
       attempted = true;
       attempting--;
+      if (--to.attempts === 0) attemptingTo.delete(key);
       // A slot is free: more may be due (at once when half of them are).
-      wake(backlog && free() >= CONCURRENCY / 2);
+      wake(backlog && free() >= concurrency / 2);
     };
     const done = Promise.all([endpoint, event])
       .then(async ([e, ev]) => {
@@ -472,7 +508,7 @@ export function startDeliveryWorker(
       .finally(() => {
         attemptDone();
         inFlight.delete(delivery.id);
-        if (inFlight.size === MAX_HELD - 1) wake();
+        if (inFlight.size === maxHeld - 1) wake();
       });
     inFlight.set(delivery.id, { delivery, done });
   }
