@@ -4,10 +4,10 @@
 // receiver on 127.0.0.1, the engine under test, 4 attempts in flight and 2 per endpoint.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
 import { loadConfig } from '../src/config.ts';
 import { json, startTestApp, type TestApp, type TestOrg } from './support/app.ts';
+import { startReceiver, until, type TestReceiver } from './support/receiver.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -15,31 +15,22 @@ void describe('webhooks: an endpoint slow to answer holds its share of the attem
   let t: TestApp;
   let slowOrg: TestOrg;
   let fastOrg: TestOrg;
-  let server: http.Server;
-  let base = '';
+  let receiver: TestReceiver;
   /** /slow's answers, held until released; then it answers after 100 ms. */
   let held: http.ServerResponse[] = [];
   let releaseAll = false;
   /** Requests to /slow not yet answered, and the most there were at once. */
   let open = 0;
   let mostOpen = 0;
-  const arrivals = new Map<string, number>();
 
   before(async () => {
-    server = http.createServer((req, res) => {
-      const path = req.url ?? '';
-      req.resume();
-      req.on('end', () => {
-        arrivals.set(path, (arrivals.get(path) ?? 0) + 1);
-        if (path !== '/slow') return void res.end('ok');
-        mostOpen = Math.max(mostOpen, ++open);
-        res.on('finish', () => open--);
-        if (releaseAll) setTimeout(() => res.end('ok'), 100);
-        else held.push(res);
-      });
+    receiver = await startReceiver((path, res) => {
+      if (path !== '/slow') return void res.end('ok');
+      mostOpen = Math.max(mostOpen, ++open);
+      res.on('finish', () => open--);
+      if (releaseAll) setTimeout(() => res.end('ok'), 100);
+      else held.push(res);
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const defaults = loadConfig({}).webhooks;
     t = await startTestApp({
       webhooks: {
@@ -56,15 +47,14 @@ void describe('webhooks: an endpoint slow to answer holds its share of the attem
   after(async () => {
     held.forEach((r) => r.end('ok'));
     await t.close();
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await receiver.close();
   });
 
   const call = (org: TestOrg, method: 'GET' | 'POST', url: string, params?: object) =>
     t.call(org, 'admin', { method, url: `/v1/om${url}`, ...(params && { payload: { params } }) });
   const endpoint = async (org: TestOrg, path: string) => {
     const r = await call(org, 'POST', '/webhook-endpoints', {
-      url: `${base}${path}`,
+      url: `${receiver.base}${path}`,
       events: ['order.created'],
     });
     assert.equal(r.statusCode, 200, r.body);
@@ -81,15 +71,7 @@ void describe('webhooks: an endpoint slow to answer holds its share of the attem
     assert.equal(r.statusCode, 200, r.body);
     return (json(r).data.items as { status: string }[]).map((d) => d.status);
   };
-  const until = async <T>(what: string, get: () => Promise<T> | T, ok: (x: T) => boolean) => {
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      const x = await get();
-      if (ok(x)) return x;
-      if (Date.now() > deadline) assert.fail(`${what}: not within 15 s (last: ${String(x)})`);
-      await sleep(25);
-    }
-  };
+  const arrivals = (path: string) => receiver.arrivals.get(path);
 
   void test("another organization's deliveries go while the slow endpoint holds its share", async () => {
     const slow = await endpoint(slowOrg, '/slow');
@@ -99,17 +81,19 @@ void describe('webhooks: an endpoint slow to answer holds its share of the attem
       'the slow endpoint holding its share',
       () => held.length,
       (n) => n === 2,
+      15_000,
     );
     // Slots are free (4 in all), yet no third attempt goes to the slow endpoint: neither
     // the new events' batch nor the claims of what it left pending, over several rounds.
     await sleep(1500);
-    assert.equal(arrivals.get('/slow'), 2);
+    assert.equal(arrivals('/slow'), 2);
 
     await createOrders(fastOrg, 3);
     await until(
       "the other organization's deliveries, while the slow ones are held",
       () => statuses(fastOrg, fast),
       (s) => s.length === 3 && s.every((x) => x === 'succeeded'),
+      15_000,
     );
     assert.equal(held.length, 2, 'the slow answers are still held');
 
@@ -122,11 +106,12 @@ void describe('webhooks: an endpoint slow to answer holds its share of the attem
       "the slow endpoint's deliveries",
       () => statuses(slowOrg, slow),
       (s) => s.length === 6 && s.every((x) => x === 'succeeded'),
+      15_000,
     );
     assert.equal(done.length, 6);
     assert.equal(mostOpen, 2);
-    assert.equal(arrivals.get('/slow'), 6, 'each attempted once');
-    assert.equal(arrivals.get('/fast'), 3);
+    assert.equal(arrivals('/slow'), 6, 'each attempted once');
+    assert.equal(arrivals('/fast'), 3);
   });
 });
 

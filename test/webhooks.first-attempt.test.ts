@@ -4,48 +4,39 @@
 // until the lease ends, then taken over. A real receiver on 127.0.0.1, the engine under test.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../src/config.ts';
 import { json, startTestApp, type TestApp, type TestOrg } from './support/app.ts';
+import { startReceiver, until, type TestReceiver } from './support/receiver.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 void describe('webhooks: new events attempted first', () => {
   let t: TestApp;
   let org: TestOrg;
-  /** Arrivals per path, and how long the receiver waits before it answers, per path. */
-  const arrivals = new Map<string, number>();
+  /** How long the receiver waits before it answers, per path. */
   const answerAfterMs = new Map<string, number>();
-  let server: http.Server;
-  let base = '';
+  let receiver: TestReceiver;
+  let arrivals: Map<string, number>;
 
   before(async () => {
-    server = http.createServer((req, res) => {
-      const path = req.url ?? '';
-      req.resume();
-      req.on('end', () => {
-        arrivals.set(path, (arrivals.get(path) ?? 0) + 1);
-        setTimeout(() => res.end('ok'), answerAfterMs.get(path) ?? 0);
-      });
+    receiver = await startReceiver((path, res) => {
+      setTimeout(() => res.end('ok'), answerAfterMs.get(path) ?? 0);
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    arrivals = receiver.arrivals;
     const defaults = loadConfig({}).webhooks;
     t = await startTestApp({ webhooks: { ...defaults, allowHttp: true, allowPrivate: true } });
     org = await t.createOrg('SAR');
   });
   after(async () => {
     await t.close();
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await receiver.close();
   });
 
   const call = (method: 'GET' | 'POST', url: string, params?: object) =>
     t.call(org, 'admin', { method, url: `/v1/om${url}`, ...(params && { payload: { params } }) });
   const endpoint = async (path: string) => {
     const r = await call('POST', '/webhook-endpoints', {
-      url: `${base}${path}`,
+      url: `${receiver.base}${path}`,
       events: ['order.created'],
     });
     assert.equal(r.statusCode, 200, r.body);
@@ -59,21 +50,6 @@ void describe('webhooks: new events attempted first', () => {
     const r = await call('GET', `/webhook-endpoints/${id}/deliveries`);
     assert.equal(r.statusCode, 200, r.body);
     return json(r).data.items as Record<string, any>[];
-  };
-  const until = async <T>(
-    what: string,
-    get: () => Promise<T>,
-    ok: (x: T) => boolean,
-    ms: number,
-  ) => {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const x = await get();
-      if (ok(x)) return x;
-      if (Date.now() > deadline)
-        assert.fail(`${what}: not within ${ms} ms (last: ${JSON.stringify(x)})`);
-      await sleep(25);
-    }
   };
   const fanout = () =>
     t.database.db
