@@ -1,5 +1,5 @@
 // Pure rules of webhooks (API.md §7.2, §7.3): which events an endpoint takes, which URLs and
-// addresses it may use, when the next attempt is due. No I/O.
+// addresses it may use, when the next attempt is due, which due deliveries go now. No I/O.
 import { randomBytes } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
 
