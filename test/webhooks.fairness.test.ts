@@ -1,7 +1,8 @@
 // One endpoint slow to answer holds at most its share of the worker's attempts
 // (WEBHOOK_ENDPOINT_CONCURRENCY, src/webhooks/webhooks.worker.ts): another organization's
-// deliveries go meanwhile, and the slow one's wait and go as its answers come. A real
-// receiver on 127.0.0.1, the engine under test, 4 attempts in flight and 2 per endpoint.
+// deliveries go meanwhile, and the slow one's wait and go as its answers come; /metrics shows
+// the attempts in flight and the endpoints at their share. A real receiver on 127.0.0.1, the
+// engine under test, 4 attempts in flight and 2 per endpoint.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type http from 'node:http';
@@ -72,6 +73,15 @@ void describe('webhooks: an endpoint slow to answer holds its share of the attem
     return (json(r).data.items as { status: string }[]).map((d) => d.status);
   };
   const arrivals = (path: string) => receiver.arrivals.get(path);
+  /** The worker's gauges on /metrics: attempts in flight, endpoints at their share. */
+  const gauges = async () => {
+    const text = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+    return {
+      inFlight: value('om_webhook_attempts_in_flight'),
+      atShare: value('om_webhook_endpoints_at_share'),
+    };
+  };
 
   void test("another organization's deliveries go while the slow endpoint holds its share", async () => {
     const slow = await endpoint(slowOrg, '/slow');
@@ -87,6 +97,7 @@ void describe('webhooks: an endpoint slow to answer holds its share of the attem
     // the new events' batch nor the claims of what it left pending, over several rounds.
     await sleep(1500);
     assert.equal(arrivals('/slow'), 2);
+    assert.deepEqual(await gauges(), { inFlight: 2, atShare: 1 });
 
     await createOrders(fastOrg, 3);
     await until(
@@ -96,6 +107,7 @@ void describe('webhooks: an endpoint slow to answer holds its share of the attem
       15_000,
     );
     assert.equal(held.length, 2, 'the slow answers are still held');
+    assert.deepEqual(await gauges(), { inFlight: 2, atShare: 1 });
 
     // Its answers come (each 100 ms late): the rest of its deliveries go, never more than 2
     // at once.
@@ -112,6 +124,7 @@ void describe('webhooks: an endpoint slow to answer holds its share of the attem
     assert.equal(mostOpen, 2);
     assert.equal(arrivals('/slow'), 6, 'each attempted once');
     assert.equal(arrivals('/fast'), 3);
+    assert.deepEqual(await gauges(), { inFlight: 0, atShare: 0 });
   });
 });
 

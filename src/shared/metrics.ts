@@ -54,6 +54,18 @@ export const webhookDeliveryLag = new Histogram({
   registers: [],
 });
 
+export const webhookAttemptsInFlight = new Gauge({
+  name: 'om_webhook_attempts_in_flight',
+  help: "Webhook attempts waiting for their receiver's answer right now, in this process (at most WEBHOOK_CONCURRENCY).",
+  registers: [],
+});
+
+export const webhookEndpointsAtShare = new Gauge({
+  name: 'om_webhook_endpoints_at_share',
+  help: "Endpoints holding their whole share of this process's webhook attempts right now (WEBHOOK_ENDPOINT_CONCURRENCY): slow to answer, their further deliveries wait.",
+  registers: [],
+});
+
 /** What a feed request answered (API.md §7.1). */
 export type FeedOutcome = 'events' | 'empty' | 'timed_out' | 'error';
 
@@ -78,6 +90,8 @@ export function registerBusinessMetrics(registry: Registry): void {
   registry.registerMetric(orderLockWait);
   registry.registerMetric(webhookDeliveries);
   registry.registerMetric(webhookDeliveryLag);
+  registry.registerMetric(webhookAttemptsInFlight);
+  registry.registerMetric(webhookEndpointsAtShare);
   registry.registerMetric(feedRequests);
   registry.registerMetric(feedWaiters);
 }
@@ -153,6 +167,23 @@ export function reportDeliveryAttempt(
     const lag = (Date.now() - Date.parse(eventCreatedAt)) / 1000;
     if (Number.isFinite(lag)) webhookDeliveryLag.observe(Math.max(0, lag));
   }
+}
+
+/**
+ * An attempt went to its receiver (webhooks.worker.ts); `filled`: its endpoint now holds its
+ * whole share of the attempts.
+ */
+export function reportAttemptStarted(filled: boolean): void {
+  if (!enabled) return;
+  webhookAttemptsInFlight.inc();
+  if (filled) webhookEndpointsAtShare.inc();
+}
+
+/** The receiver answered (or the attempt ended); `wasFull`: its endpoint held its share. */
+export function reportAttemptEnded(wasFull: boolean): void {
+  if (!enabled) return;
+  webhookAttemptsInFlight.dec();
+  if (wasFull) webhookEndpointsAtShare.dec();
 }
 
 /** Counts a feed answer (events.service.ts). */

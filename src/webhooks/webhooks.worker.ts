@@ -42,7 +42,11 @@ import {
   type FeedPosition,
 } from '../events/events.repository.ts';
 import { nowIso } from '../shared/ids.ts';
-import { reportDeliveryAttempt } from '../shared/metrics.ts';
+import {
+  reportAttemptEnded,
+  reportAttemptStarted,
+  reportDeliveryAttempt,
+} from '../shared/metrics.ts';
 import * as repo from './webhooks.repository.ts';
 import {
   DISABLE_AFTER_FAILING_MS,
@@ -490,11 +494,13 @@ export function startDeliveryWorker(
     attemptingTo.set(key, to);
     to.attempts++;
     attempting++;
+    reportAttemptStarted(to.attempts === endpointConcurrency);
     let attempted = false;
     const attemptDone = () => {
       if (attempted) return;
       attempted = true;
       attempting--;
+      reportAttemptEnded(to.attempts === endpointConcurrency);
       if (--to.attempts === 0) attemptingTo.delete(key);
       // A slot is free: more may be due (at once when half of them are).
       wake(backlog && free() >= concurrency / 2);
