@@ -170,20 +170,20 @@ export function reportDeliveryAttempt(
 }
 
 /**
- * An attempt went to its receiver (webhooks.worker.ts); `filled`: its endpoint now holds its
- * whole share of the attempts.
+ * An attempt went to its receiver (webhooks.worker.ts); `atShare`: with it, its endpoint holds
+ * its whole share of the attempts.
  */
-export function reportAttemptStarted(filled: boolean): void {
+export function reportAttemptStarted(atShare: boolean): void {
   if (!enabled) return;
   webhookAttemptsInFlight.inc();
-  if (filled) webhookEndpointsAtShare.inc();
+  if (atShare) webhookEndpointsAtShare.inc();
 }
 
-/** The receiver answered (or the attempt ended); `wasFull`: its endpoint held its share. */
-export function reportAttemptEnded(wasFull: boolean): void {
+/** The attempt ended; `atShare`: until it did, its endpoint held its whole share. */
+export function reportAttemptEnded(atShare: boolean): void {
   if (!enabled) return;
   webhookAttemptsInFlight.dec();
-  if (wasFull) webhookEndpointsAtShare.dec();
+  if (atShare) webhookEndpointsAtShare.dec();
 }
 
 /** Counts a feed answer (events.service.ts). */
